@@ -1,0 +1,457 @@
+//! Transactions: what a block orders. Each is a JSON object whose canonical (JCS) bytes are
+//! hashed as a Merkle leaf; that leaf hash is the transaction's id.
+//!
+//! ```text
+//! id = SHA-256(0x00 || JCS(tx))
+//! ```
+//!
+//! Enterprise records carry `kind` (`voice.consent`, `voice.call`, `voice.withdraw`,
+//! `sms.consent`, `sms.message`, `sms.withdraw`), `client_id` and the record's fields.
+//! Operator transactions (`client.register`, `client.suspend`, `client.reinstate`) carry
+//! `issued_at` (Unix ms) and `signature`: the operator's ed25519 signature, in hex, over the
+//! JCS bytes of the same object without `signature`.
+//!
+//! ```
+//! use cunzheng_types::{Record, RecordTx, Transaction, Channel};
+//! let tx = Transaction::Record(RecordTx {
+//!     client_id: "Dv8G4Ngh".into(),
+//!     record: Record::Withdraw { channel: Channel::Sms, phone: "C6AAA43716949506D38CF6A1BAA2F576".into(), at: 1552615958 },
+//! });
+//! assert_eq!(
+//!     tx.canonical_bytes(),
+//!     br#"{"at":1552615958,"client_id":"Dv8G4Ngh","kind":"sms.withdraw","phone":"C6AAA43716949506D38CF6A1BAA2F576"}"#
+//! );
+//! ```
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde_json::{json, Map, Value};
+
+use crate::{
+    canonical::to_jcs,
+    hash::Hash,
+    merkle::leaf_hash,
+    record::{parse_unix_seconds, Channel, Endpoint, Record},
+};
+
+/// Why bytes or a value are not a transaction.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TxError {
+    /// The bytes are not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// The bytes are JSON but not in canonical form.
+    #[error("not in canonical (JCS) form")]
+    NotCanonical,
+    /// `kind` is missing or unknown.
+    #[error("unknown transaction kind {0:?}")]
+    UnknownKind(String),
+    /// A field is missing or malformed.
+    #[error("field {field}: {reason}")]
+    Field { field: &'static str, reason: &'static str },
+    /// An operator transaction's signature does not verify under the operator key.
+    #[error("operator signature does not verify")]
+    BadSignature,
+}
+
+/// An entry of the ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transaction {
+    /// An enterprise's deposit.
+    Record(RecordTx),
+    /// An action of the platform operator, signed with the operator key.
+    Operator(OperatorTx),
+}
+
+/// An enterprise record and the client that deposited it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecordTx {
+    pub client_id: String,
+    pub record: Record,
+}
+
+/// A signed operator action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorTx {
+    pub action: OperatorAction,
+    /// Unix milliseconds when the operator issued it; makes repeated actions distinct.
+    pub issued_at: u64,
+    /// ed25519 signature over the JCS bytes without `signature`.
+    pub signature: [u8; 64],
+}
+
+/// What the operator does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OperatorAction {
+    /// Registers a client with the channels it may deposit on. `key_nonce` and
+    /// `key_ciphertext` seal the client key under the operator secret (see [`crate::client_key`]).
+    RegisterClient {
+        client_id: String,
+        channels: Vec<Channel>,
+        key_nonce: [u8; 12],
+        key_ciphertext: Vec<u8>,
+    },
+    /// Stops a client's deposits until it is reinstated.
+    SuspendClient { client_id: String, reason: String },
+    /// Lifts a suspension.
+    ReinstateClient { client_id: String },
+}
+
+impl OperatorAction {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OperatorAction::RegisterClient { .. } => "client.register",
+            OperatorAction::SuspendClient { .. } => "client.suspend",
+            OperatorAction::ReinstateClient { .. } => "client.reinstate",
+        }
+    }
+
+    pub fn client_id(&self) -> &str {
+        match self {
+            OperatorAction::RegisterClient { client_id, .. }
+            | OperatorAction::SuspendClient { client_id, .. }
+            | OperatorAction::ReinstateClient { client_id } => client_id,
+        }
+    }
+
+    fn unsigned_value(&self, issued_at: u64) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("kind".into(), json!(self.kind()));
+        m.insert("client_id".into(), json!(self.client_id()));
+        m.insert("issued_at".into(), json!(issued_at));
+        match self {
+            OperatorAction::RegisterClient { channels, key_nonce, key_ciphertext, .. } => {
+                let names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+                m.insert("channels".into(), json!(names));
+                m.insert("key_nonce".into(), json!(hex::encode(key_nonce)));
+                m.insert("key_ciphertext".into(), json!(hex::encode(key_ciphertext)));
+            }
+            OperatorAction::SuspendClient { reason, .. } => {
+                m.insert("reason".into(), json!(reason));
+            }
+            OperatorAction::ReinstateClient { .. } => {}
+        }
+        m
+    }
+
+    /// Signs the action with the operator key.
+    pub fn sign(self, key: &SigningKey, issued_at: u64) -> OperatorTx {
+        let bytes = jcs_object(self.unsigned_value(issued_at));
+        let signature = key.sign(&bytes).to_bytes();
+        OperatorTx { action: self, issued_at, signature }
+    }
+}
+
+impl OperatorTx {
+    /// The bytes the operator signs.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        jcs_object(self.action.unsigned_value(self.issued_at))
+    }
+
+    /// Checks the signature under the operator key named in genesis.
+    pub fn verify(&self, operator: &VerifyingKey) -> Result<(), TxError> {
+        operator
+            .verify(&self.signing_bytes(), &Signature::from_bytes(&self.signature))
+            .map_err(|_| TxError::BadSignature)
+    }
+}
+
+fn jcs_object(m: Map<String, Value>) -> Vec<u8> {
+    to_jcs(&Value::Object(m)).expect("transaction fields are strings and integers")
+}
+
+/// Largest client id, in bytes.
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+
+/// Whether `id` is a well-formed client id: 1 to 64 of `[0-9A-Za-z_-]`.
+pub fn valid_client_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CLIENT_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Transaction {
+    /// The transaction as a JSON object (its canonical bytes are this, in JCS form).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Transaction::Record(r) => record_value(r),
+            Transaction::Operator(o) => {
+                let mut m = o.action.unsigned_value(o.issued_at);
+                m.insert("signature".into(), json!(hex::encode(o.signature)));
+                Value::Object(m)
+            }
+        }
+    }
+
+    /// RFC 8785 bytes: what the leaf hash covers.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        to_jcs(&self.to_value()).expect("transaction fields are strings and integers")
+    }
+
+    /// The transaction id: the Merkle leaf hash of the canonical bytes.
+    pub fn id(&self) -> Hash {
+        leaf_hash(&self.canonical_bytes())
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Transaction::Record(r) => r.record.kind(),
+            Transaction::Operator(o) => o.action.kind(),
+        }
+    }
+
+    pub fn client_id(&self) -> &str {
+        match self {
+            Transaction::Record(r) => &r.client_id,
+            Transaction::Operator(o) => o.action.client_id(),
+        }
+    }
+
+    /// Decodes canonical bytes, refusing any other spelling of the same object, so that a
+    /// transaction has exactly one id.
+    pub fn from_canonical(bytes: &[u8]) -> Result<Transaction, TxError> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| TxError::NotJson(e.to_string()))?;
+        let tx = Transaction::from_value(&value)?;
+        if tx.canonical_bytes() != bytes {
+            return Err(TxError::NotCanonical);
+        }
+        Ok(tx)
+    }
+
+    /// Decodes the JSON form.
+    pub fn from_value(v: &Value) -> Result<Transaction, TxError> {
+        let obj = v.as_object().ok_or(TxError::Field { field: "kind", reason: "not an object" })?;
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+        if let Some(endpoint) = Endpoint::from_kind(kind) {
+            return decode_record(endpoint, obj).map(Transaction::Record);
+        }
+        decode_operator(kind, obj).map(Transaction::Operator)
+    }
+}
+
+fn record_value(r: &RecordTx) -> Value {
+    let mut m = Map::new();
+    m.insert("kind".into(), json!(r.record.kind()));
+    m.insert("client_id".into(), json!(r.client_id));
+    match &r.record {
+        Record::Consent { phone, deposit_hash, sign_time, .. } => {
+            m.insert("phone".into(), json!(phone));
+            m.insert("deposit_hash".into(), json!(deposit_hash));
+            m.insert("sign_time".into(), json!(sign_time));
+        }
+        Record::Call { phone, from_num, start_time, end_time, deposit_hash } => {
+            m.insert("phone".into(), json!(phone));
+            m.insert("from_num".into(), json!(from_num));
+            m.insert("start_time".into(), json!(start_time));
+            m.insert("end_time".into(), json!(end_time));
+            m.insert("deposit_hash".into(), json!(deposit_hash));
+        }
+        Record::Message { phone, channel_num, send_time, deposit_hash } => {
+            m.insert("phone".into(), json!(phone));
+            m.insert("channel_num".into(), json!(channel_num));
+            m.insert("send_time".into(), json!(send_time));
+            m.insert("deposit_hash".into(), json!(deposit_hash));
+        }
+        Record::Withdraw { phone, at, .. } => {
+            m.insert("phone".into(), json!(phone));
+            m.insert("at".into(), json!(at));
+        }
+    }
+    Value::Object(m)
+}
+
+type Obj = Map<String, Value>;
+
+fn str_field(obj: &Obj, field: &'static str) -> Result<String, TxError> {
+    obj.get(field)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or(TxError::Field { field, reason: "expected a string" })
+}
+
+fn time_field(obj: &Obj, field: &'static str) -> Result<u64, TxError> {
+    obj.get(field)
+        .filter(|v| v.is_u64())
+        .and_then(parse_unix_seconds)
+        .ok_or(TxError::Field { field, reason: "expected 10-digit Unix seconds" })
+}
+
+fn decode_record(endpoint: Endpoint, obj: &Obj) -> Result<RecordTx, TxError> {
+    let client_id = str_field(obj, "client_id")?;
+    if !valid_client_id(&client_id) {
+        return Err(TxError::Field { field: "client_id", reason: "malformed" });
+    }
+    let phone = str_field(obj, "phone")?;
+    if phone.len() != 32 || !phone.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+    {
+        return Err(TxError::Field { field: "phone", reason: "expected 32 upper-case hex digits" });
+    }
+    use crate::record::Action;
+    let record = match endpoint.action {
+        Action::Consent => Record::Consent {
+            channel: endpoint.channel,
+            phone,
+            deposit_hash: str_field(obj, "deposit_hash")?,
+            sign_time: time_field(obj, "sign_time")?,
+        },
+        Action::Communication if endpoint.channel == Channel::Voice => Record::Call {
+            phone,
+            from_num: str_field(obj, "from_num")?,
+            start_time: time_field(obj, "start_time")?,
+            end_time: time_field(obj, "end_time")?,
+            deposit_hash: str_field(obj, "deposit_hash")?,
+        },
+        Action::Communication => Record::Message {
+            phone,
+            channel_num: str_field(obj, "channel_num")?,
+            send_time: time_field(obj, "send_time")?,
+            deposit_hash: str_field(obj, "deposit_hash")?,
+        },
+        Action::Withdraw => {
+            Record::Withdraw { channel: endpoint.channel, phone, at: time_field(obj, "at")? }
+        }
+    };
+    Ok(RecordTx { client_id, record })
+}
+
+fn decode_operator(kind: &str, obj: &Obj) -> Result<OperatorTx, TxError> {
+    let client_id = str_field(obj, "client_id")?;
+    let action = match kind {
+        "client.register" => {
+            let channels = obj
+                .get("channels")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|c| c.as_str().and_then(Channel::parse)).collect())
+                .and_then(|c: Option<Vec<Channel>>| c)
+                .ok_or(TxError::Field { field: "channels", reason: "expected voice or sms" })?;
+            let nonce = hex_field(obj, "key_nonce")?;
+            let key_nonce = nonce
+                .try_into()
+                .map_err(|_| TxError::Field { field: "key_nonce", reason: "expected 12 bytes" })?;
+            let key_ciphertext = hex_field(obj, "key_ciphertext")?;
+            OperatorAction::RegisterClient { client_id, channels, key_nonce, key_ciphertext }
+        }
+        "client.suspend" => {
+            OperatorAction::SuspendClient { client_id, reason: str_field(obj, "reason")? }
+        }
+        "client.reinstate" => OperatorAction::ReinstateClient { client_id },
+        other => return Err(TxError::UnknownKind(other.to_owned())),
+    };
+    let issued_at = obj
+        .get("issued_at")
+        .and_then(Value::as_u64)
+        .ok_or(TxError::Field { field: "issued_at", reason: "expected Unix milliseconds" })?;
+    let signature = hex_field(obj, "signature")?
+        .try_into()
+        .map_err(|_| TxError::Field { field: "signature", reason: "expected 64 bytes" })?;
+    Ok(OperatorTx { action, issued_at, signature })
+}
+
+fn hex_field(obj: &Obj, field: &'static str) -> Result<Vec<u8>, TxError> {
+    let s = str_field(obj, field)?;
+    hex::decode(s).map_err(|_| TxError::Field { field, reason: "expected hex" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::to_jcs;
+
+    fn consent() -> Transaction {
+        Transaction::Record(RecordTx {
+            client_id: "Dv8G4Ngh".into(),
+            record: Record::Consent {
+                channel: Channel::Voice,
+                phone: "C6AAA43716949506D38CF6A1BAA2F576".into(),
+                deposit_hash: "fbd2c729d11db4fb8e4660c9d1769665".into(),
+                sign_time: 1_604_339_389,
+            },
+        })
+    }
+
+    /// Auditors recompute these bytes and this id in other languages: they must never change.
+    /// The id is `(printf '\x00'; printf %s "$BYTES") | sha256sum`.
+    #[test]
+    fn consent_bytes_and_id_are_pinned() {
+        let tx = consent();
+        assert_eq!(
+            String::from_utf8(tx.canonical_bytes()).unwrap(),
+            r#"{"client_id":"Dv8G4Ngh","deposit_hash":"fbd2c729d11db4fb8e4660c9d1769665","kind":"voice.consent","phone":"C6AAA43716949506D38CF6A1BAA2F576","sign_time":1604339389}"#
+        );
+        assert_eq!(
+            tx.id().to_hex(),
+            "cc75f12c11dcf0b056d71ea348958e8da4975174c45737977434115b4bd5e76e"
+        );
+    }
+
+    #[test]
+    fn call_bytes_are_pinned() {
+        let tx = Transaction::Record(RecordTx {
+            client_id: "Dv8G4Ngh".into(),
+            record: Record::Call {
+                phone: "C6AAA43716949506D38CF6A1BAA2F576".into(),
+                from_num: "075538833883".into(),
+                start_time: 1_604_339_389,
+                end_time: 1_604_339_399,
+                deposit_hash: "fbd2c729".into(),
+            },
+        });
+        assert_eq!(
+            String::from_utf8(tx.canonical_bytes()).unwrap(),
+            r#"{"client_id":"Dv8G4Ngh","deposit_hash":"fbd2c729","end_time":1604339399,"from_num":"075538833883","kind":"voice.call","phone":"C6AAA43716949506D38CF6A1BAA2F576","start_time":1604339389}"#
+        );
+    }
+
+    #[test]
+    fn canonical_bytes_round_trip_for_every_kind() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let txs = vec![
+            consent(),
+            Transaction::Operator(
+                OperatorAction::RegisterClient {
+                    client_id: "demo".into(),
+                    channels: vec![Channel::Voice, Channel::Sms],
+                    key_nonce: [1; 12],
+                    key_ciphertext: vec![9; 48],
+                }
+                .sign(&key, 1_700_000_000_000),
+            ),
+            Transaction::Operator(
+                OperatorAction::SuspendClient { client_id: "demo".into(), reason: "审核".into() }
+                    .sign(&key, 1),
+            ),
+            Transaction::Operator(
+                OperatorAction::ReinstateClient { client_id: "demo".into() }.sign(&key, 2),
+            ),
+        ];
+        for tx in txs {
+            let bytes = tx.canonical_bytes();
+            assert_eq!(bytes, to_jcs(&tx.to_value()).unwrap());
+            assert_eq!(Transaction::from_canonical(&bytes).unwrap(), tx);
+        }
+    }
+
+    #[test]
+    fn non_canonical_spellings_are_refused() {
+        let spaced = br#"{"client_id": "Dv8G4Ngh","deposit_hash":"fbd2c729d11db4fb8e4660c9d1769665","kind":"voice.consent","phone":"C6AAA43716949506D38CF6A1BAA2F576","sign_time":1604339389}"#;
+        assert_eq!(Transaction::from_canonical(spaced), Err(TxError::NotCanonical));
+    }
+
+    #[test]
+    fn operator_signature_covers_every_field() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let tx = OperatorAction::SuspendClient { client_id: "demo".into(), reason: "r".into() }
+            .sign(&key, 5);
+        tx.verify(&key.verifying_key()).unwrap();
+
+        let mut later = tx.clone();
+        later.issued_at = 6;
+        assert_eq!(later.verify(&key.verifying_key()), Err(TxError::BadSignature));
+        let mut other = tx.clone();
+        other.action =
+            OperatorAction::SuspendClient { client_id: "demo2".into(), reason: "r".into() };
+        assert_eq!(other.verify(&key.verifying_key()), Err(TxError::BadSignature));
+        let stranger = SigningKey::from_bytes(&[8; 32]);
+        assert_eq!(tx.verify(&stranger.verifying_key()), Err(TxError::BadSignature));
+    }
+}
