@@ -1,1 +1,451 @@
-//! placeholder
+//! The RocksDB chain store: blocks, commit certificates, transactions, secondary indexes,
+//! consent history and registered clients, in one database per node.
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `meta` | `head`, `genesis` | the chain head (height, hash, log frontier); genesis JSON |
+//! | `blocks` | height (u64 BE) | header (JCS) and transaction ids in order |
+//! | `certs` | height (u64 BE) | commit certificate (JSON) |
+//! | `txs` | tx id | height, position and canonical bytes |
+//! | `idx_client_time` | client id, 0, time (u64 BE), tx id | empty |
+//! | `idx_phone` | phone (16 bytes), tx id | empty |
+//! | `idx_deposit` | deposit hash, 0, tx id | empty |
+//! | `consent` | client id, 0, channel, phone (16 bytes), time (u64 BE), tx id | grant or withdraw |
+//! | `clients` | client id | channels, sealed key, status |
+//!
+//! A decided block is written in one atomic, synced write batch together with the new head,
+//! so reopening after a crash at any point yields the last whole block and nothing of a
+//! later one.
+
+mod bench;
+mod keys;
+
+use std::{path::Path, sync::Arc};
+
+pub use bench::raw_batch_write;
+use cunzheng_types::{
+    merkle::Frontier, Block, BlockHeader, Certificate, Channel, Genesis, Hash, Record, Transaction,
+};
+use rocksdb::{
+    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options,
+    WriteBatch, WriteOptions, DB,
+};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+const CF_META: &str = "meta";
+const CF_BLOCKS: &str = "blocks";
+const CF_CERTS: &str = "certs";
+const CF_TXS: &str = "txs";
+const CF_CLIENT_TIME: &str = "idx_client_time";
+const CF_PHONE: &str = "idx_phone";
+const CF_DEPOSIT: &str = "idx_deposit";
+const CF_CONSENT: &str = "consent";
+const CF_CLIENTS: &str = "clients";
+
+const ALL_CFS: [&str; 9] = [
+    CF_META,
+    CF_BLOCKS,
+    CF_CERTS,
+    CF_TXS,
+    CF_CLIENT_TIME,
+    CF_PHONE,
+    CF_DEPOSIT,
+    CF_CONSENT,
+    CF_CLIENTS,
+];
+
+const KEY_HEAD: &[u8] = b"head";
+const KEY_GENESIS: &[u8] = b"genesis";
+
+/// Errors of the chain store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB failed (I/O, a full disk, a lock held by another process).
+    #[error("rocksdb: {0}")]
+    Db(#[from] rocksdb::Error),
+    /// Stored bytes do not decode: the database is damaged or of another format.
+    #[error("corrupt {what}: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    /// The database belongs to another chain.
+    #[error("the database holds another genesis (chain {stored})")]
+    GenesisMismatch { stored: String },
+    /// A block that does not extend the stored head.
+    #[error("block {height} does not extend the head at {head}")]
+    NotNext { height: u64, head: u64 },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The tip of the stored chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub height: u64,
+    /// Header hash of the block at `height` (the genesis hash at height 0).
+    pub hash: Hash,
+    /// Header time of that block, Unix ms.
+    pub time: u64,
+    /// The Merkle log over every transaction id so far.
+    pub frontier: Frontier,
+}
+
+/// Where a transaction is and what it says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxEntry {
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// Canonical (JCS) bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A stored block: its header and transaction ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBlock {
+    pub header: BlockHeader,
+    pub tx_ids: Vec<Hash>,
+}
+
+/// A registered client as the chain knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientEntry {
+    pub channels: Vec<Channel>,
+    pub key_nonce: [u8; 12],
+    pub key_ciphertext: Vec<u8>,
+    /// Why the client is suspended, if it is.
+    pub suspended: Option<String>,
+    /// The block that registered it.
+    pub registered_at: u64,
+}
+
+/// One entry of a subscriber's consent history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentEvent {
+    pub time: u64,
+    pub granted: bool,
+    pub tx_id: Hash,
+}
+
+/// Everything one decided block changes.
+#[derive(Debug)]
+pub struct Commit<'a> {
+    pub block: &'a Block,
+    pub certificate: &'a Certificate,
+    /// The log frontier after this block's transactions.
+    pub frontier: &'a Frontier,
+    /// Clients registered or changed by this block's operator transactions.
+    pub clients: &'a [(String, ClientEntry)],
+}
+
+/// The node's chain database.
+#[derive(Clone)]
+pub struct ChainStore {
+    db: Arc<DB>,
+}
+
+impl std::fmt::Debug for ChainStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainStore").field("path", &self.db.path()).finish()
+    }
+}
+
+fn db_options() -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(true);
+    o.create_missing_column_families(true);
+    o.increase_parallelism(2);
+    o.set_max_background_jobs(2);
+    o.set_bytes_per_sync(1 << 20);
+    o
+}
+
+fn cf_options(name: &str) -> Options {
+    let mut o = Options::default();
+    o.set_compression_type(DBCompressionType::Lz4);
+    o.set_write_buffer_size(64 << 20);
+    if name == CF_TXS {
+        // Most lookups at submission are for ids that are not there yet.
+        let mut t = BlockBasedOptions::default();
+        t.set_bloom_filter(10.0, false);
+        o.set_block_based_table_factory(&t);
+    }
+    o
+}
+
+impl ChainStore {
+    /// Opens or creates the database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
+        let db = DB::open_cf_descriptors(&db_options(), path, cfs)?;
+        Ok(ChainStore { db: Arc::new(db) })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(name).expect("column families are created at open")
+    }
+
+    /// Stores `genesis` on first start; afterwards checks that it is the same document.
+    pub fn init_genesis(&self, genesis: &Genesis) -> Result<()> {
+        match self.genesis()? {
+            Some(stored) if stored == *genesis => Ok(()),
+            Some(stored) => Err(StoreError::GenesisMismatch { stored: stored.chain_id }),
+            None => {
+                let bytes = serde_json::to_vec(genesis).expect("genesis serializes");
+                let mut opts = WriteOptions::default();
+                opts.set_sync(true);
+                self.db.put_cf_opt(self.cf(CF_META), KEY_GENESIS, bytes, &opts)?;
+                info!(target: "store", chain_id = %genesis.chain_id, "genesis stored");
+                Ok(())
+            }
+        }
+    }
+
+    pub fn genesis(&self) -> Result<Option<Genesis>> {
+        self.db
+            .get_pinned_cf(self.cf(CF_META), KEY_GENESIS)?
+            .map(|b| serde_json::from_slice(&b).map_err(|e| corrupt("genesis", e)))
+            .transpose()
+    }
+
+    /// The stored head, or `None` before the first block.
+    pub fn head(&self) -> Result<Option<Head>> {
+        self.db
+            .get_pinned_cf(self.cf(CF_META), KEY_HEAD)?
+            .map(|b| postcard::from_bytes(&b).map_err(|e| corrupt("head", e)))
+            .transpose()
+    }
+
+    /// Writes a decided block, its certificate, every index and the new head in one synced
+    /// batch. The block must extend the stored head.
+    pub fn commit(&self, c: &Commit<'_>) -> Result<()> {
+        let header = &c.block.header;
+        let head_height = self.head()?.map_or(0, |h| h.height);
+        if header.height != head_height + 1 {
+            return Err(StoreError::NotNext { height: header.height, head: head_height });
+        }
+
+        let mut batch = WriteBatch::default();
+        self.put_block(&mut batch, c);
+        for (id, entry) in c.clients {
+            let bytes = postcard::to_allocvec(entry).expect("client entry serializes");
+            batch.put_cf(self.cf(CF_CLIENTS), id.as_bytes(), bytes);
+        }
+        let head = Head {
+            height: header.height,
+            hash: header.hash(),
+            time: header.time,
+            frontier: c.frontier.clone(),
+        };
+        batch.put_cf(self.cf(CF_META), KEY_HEAD, postcard::to_allocvec(&head).expect("head"));
+
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts)?;
+        Ok(())
+    }
+
+    fn put_block(&self, batch: &mut WriteBatch, c: &Commit<'_>) {
+        let header = &c.block.header;
+        let height_key = header.height.to_be_bytes();
+        let mut ids = Vec::with_capacity(32 * c.block.txs.len());
+        for (index, tx) in c.block.txs.iter().enumerate() {
+            ids.extend_from_slice(tx.id().as_bytes());
+            let entry =
+                TxEntry { height: header.height, index: index as u32, bytes: tx.bytes().to_vec() };
+            batch.put_cf(
+                self.cf(CF_TXS),
+                tx.id().as_bytes(),
+                postcard::to_allocvec(&entry).expect("tx"),
+            );
+            self.put_indexes(batch, tx.id(), tx.tx());
+        }
+        let stored = StoredBlockRepr { header: header.canonical_bytes(), tx_ids: ids };
+        batch.put_cf(
+            self.cf(CF_BLOCKS),
+            height_key,
+            postcard::to_allocvec(&stored).expect("block"),
+        );
+        let cert = serde_json::to_vec(c.certificate).expect("certificate serializes");
+        batch.put_cf(self.cf(CF_CERTS), height_key, cert);
+    }
+
+    fn put_indexes(&self, batch: &mut WriteBatch, id: Hash, tx: &Transaction) {
+        let Transaction::Record(r) = tx else { return };
+        let record = &r.record;
+        let phone = keys::phone_bytes(record.phone());
+        batch.put_cf(
+            self.cf(CF_CLIENT_TIME),
+            keys::client_time(&r.client_id, record.time(), &id),
+            [],
+        );
+        batch.put_cf(self.cf(CF_PHONE), keys::phone(&phone, &id), []);
+        if let Some(deposit) = record.deposit_hash() {
+            batch.put_cf(self.cf(CF_DEPOSIT), keys::deposit(deposit, &id), []);
+        }
+        let grant = match record {
+            Record::Consent { .. } => true,
+            Record::Withdraw { .. } => false,
+            Record::Call { .. } | Record::Message { .. } => return,
+        };
+        let key = keys::consent(&r.client_id, record.channel(), &phone, record.time(), &id);
+        batch.put_cf(self.cf(CF_CONSENT), key, [u8::from(grant)]);
+    }
+
+    /// The block at `height`: its header and transaction ids.
+    pub fn block(&self, height: u64) -> Result<Option<StoredBlock>> {
+        let Some(bytes) = self.db.get_pinned_cf(self.cf(CF_BLOCKS), height.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let repr: StoredBlockRepr =
+            postcard::from_bytes(&bytes).map_err(|e| corrupt("block", e))?;
+        let header: BlockHeader =
+            serde_json::from_slice(&repr.header).map_err(|e| corrupt("block header", e))?;
+        let tx_ids = repr
+            .tx_ids
+            .chunks_exact(32)
+            .map(|c| Hash(c.try_into().expect("32-byte chunk")))
+            .collect();
+        Ok(Some(StoredBlock { header, tx_ids }))
+    }
+
+    pub fn certificate(&self, height: u64) -> Result<Option<Certificate>> {
+        self.db
+            .get_pinned_cf(self.cf(CF_CERTS), height.to_be_bytes())?
+            .map(|b| serde_json::from_slice(&b).map_err(|e| corrupt("certificate", e)))
+            .transpose()
+    }
+
+    pub fn tx(&self, id: &Hash) -> Result<Option<TxEntry>> {
+        self.db
+            .get_pinned_cf(self.cf(CF_TXS), id.as_bytes())?
+            .map(|b| postcard::from_bytes(&b).map_err(|e| corrupt("transaction", e)))
+            .transpose()
+    }
+
+    /// For each id, whether a committed block holds it.
+    pub fn contains(&self, ids: &[Hash]) -> Result<Vec<bool>> {
+        let cf = self.cf(CF_TXS);
+        self.db
+            .batched_multi_get_cf(cf, ids.iter().map(|i| i.as_bytes()), false)
+            .into_iter()
+            .map(|r| r.map(|v| v.is_some()).map_err(StoreError::from))
+            .collect()
+    }
+
+    pub fn client(&self, id: &str) -> Result<Option<ClientEntry>> {
+        self.db
+            .get_pinned_cf(self.cf(CF_CLIENTS), id.as_bytes())?
+            .map(|b| postcard::from_bytes(&b).map_err(|e| corrupt("client", e)))
+            .transpose()
+    }
+
+    /// Every registered client.
+    pub fn clients(&self) -> Result<Vec<(String, ClientEntry)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_CLIENTS), IteratorMode::Start) {
+            let (k, v) = item?;
+            let id = String::from_utf8(k.to_vec()).map_err(|e| corrupt("client id", e))?;
+            out.push((id, postcard::from_bytes(&v).map_err(|e| corrupt("client", e))?));
+        }
+        Ok(out)
+    }
+
+    /// A subscriber's consent history with one client on one channel, oldest first.
+    pub fn consent_history(
+        &self,
+        client_id: &str,
+        channel: Channel,
+        phone: &str,
+    ) -> Result<Vec<ConsentEvent>> {
+        let prefix = keys::consent_prefix(client_id, channel, &keys::phone_bytes(phone));
+        let mut out = Vec::new();
+        let iter = self
+            .db
+            .iterator_cf(self.cf(CF_CONSENT), IteratorMode::From(&prefix, Direction::Forward));
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let (time, tx_id) = keys::split_time_id(&k[prefix.len()..])
+                .ok_or_else(|| corrupt("consent key", "short"))?;
+            out.push(ConsentEvent { time, granted: v.first() == Some(&1), tx_id });
+        }
+        Ok(out)
+    }
+
+    /// Ids of a client's records with times in `from..=to`, oldest first, at most `limit`.
+    pub fn records_by_client(
+        &self,
+        client_id: &str,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<Hash>> {
+        let start = keys::client_time(client_id, from, &Hash::ZERO);
+        let prefix_len = client_id.len() + 1;
+        let mut out = Vec::new();
+        let iter = self
+            .db
+            .iterator_cf(self.cf(CF_CLIENT_TIME), IteratorMode::From(&start, Direction::Forward));
+        for item in iter {
+            let (k, _) = item?;
+            if k.len() < prefix_len || k[..prefix_len] != start[..prefix_len] {
+                break;
+            }
+            let (time, id) = keys::split_time_id(&k[prefix_len..])
+                .ok_or_else(|| corrupt("index key", "short"))?;
+            if time > to || out.len() == limit {
+                break;
+            }
+            out.push(id);
+        }
+        Ok(out)
+    }
+
+    /// Ids of the records about one phone hash, any client.
+    pub fn records_by_phone(&self, phone: &str) -> Result<Vec<Hash>> {
+        self.ids_under(CF_PHONE, &keys::phone_bytes(phone))
+    }
+
+    /// Ids of the records carrying one deposit hash.
+    pub fn records_by_deposit(&self, deposit_hash: &str) -> Result<Vec<Hash>> {
+        let mut prefix = deposit_hash.as_bytes().to_vec();
+        prefix.push(0);
+        self.ids_under(CF_DEPOSIT, &prefix)
+    }
+
+    fn ids_under(&self, cf: &str, prefix: &[u8]) -> Result<Vec<Hash>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(cf), IteratorMode::From(prefix, Direction::Forward))
+        {
+            let (k, _) = item?;
+            if !k.starts_with(prefix) || k.len() != prefix.len() + 32 {
+                break;
+            }
+            out.push(Hash(k[prefix.len()..].try_into().expect("32 bytes")));
+        }
+        Ok(out)
+    }
+
+    /// Flushes memtables to disk (used at shutdown so the next start replays no WAL).
+    pub fn flush(&self) -> Result<()> {
+        for name in ALL_CFS {
+            self.db.flush_cf(self.cf(name))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredBlockRepr {
+    header: Vec<u8>,
+    tx_ids: Vec<u8>,
+}
+
+fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { what, detail: e.to_string() }
+}
+
+#[cfg(test)]
+mod tests;

@@ -14,7 +14,7 @@
 //! A commit certificate holds the precommits for one header hash by validators with more than
 //! two thirds of the voting power.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -24,7 +24,7 @@ use crate::{
     canonical::{to_jcs, to_jcs_of},
     genesis::Genesis,
     hash::{sha256, Hash},
-    tx::Transaction,
+    tx::SealedTx,
 };
 
 /// The ledger format version written in every header.
@@ -100,7 +100,14 @@ impl BlockHeader {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     pub header: BlockHeader,
-    pub txs: Vec<Transaction>,
+    pub txs: Vec<Arc<SealedTx>>,
+}
+
+impl Block {
+    /// The transaction ids in block order: the leaves of `tx_root`.
+    pub fn tx_ids(&self) -> Vec<Hash> {
+        self.txs.iter().map(|t| t.id()).collect()
+    }
 }
 
 /// The two kinds of vote of Tendermint.

@@ -15,11 +15,14 @@ pub mod merkle;
 pub mod record;
 pub mod tx;
 
-pub use block::{Block, BlockHeader, Certificate, CommitSignature, VoteKind, VoteSignBytes};
+pub use block::{
+    Block, BlockHeader, Certificate, CertificateError, CommitSignature, PublicKey, VoteKind,
+    VoteSignBytes,
+};
 pub use genesis::{Genesis, Validator};
 pub use hash::{sha256, Hash};
 pub use record::{Channel, Record, RecordError};
-pub use tx::{OperatorAction, OperatorTx, RecordTx, Transaction, TxError};
+pub use tx::{OperatorAction, OperatorTx, RecordTx, SealedTx, Transaction, TxError};
 
 /// Current Unix time in seconds.
 pub fn unix_now() -> u64 {

@@ -229,6 +229,40 @@ impl Transaction {
     }
 }
 
+/// A transaction with its canonical bytes and id computed once, as it travels from the gateway
+/// through the pool into a block and the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedTx {
+    id: Hash,
+    bytes: Vec<u8>,
+    tx: Transaction,
+}
+
+impl SealedTx {
+    pub fn new(tx: Transaction) -> Self {
+        let bytes = tx.canonical_bytes();
+        SealedTx { id: leaf_hash(&bytes), bytes, tx }
+    }
+
+    /// Decodes canonical bytes (see [`Transaction::from_canonical`]).
+    pub fn from_canonical(bytes: Vec<u8>) -> Result<Self, TxError> {
+        let tx = Transaction::from_canonical(&bytes)?;
+        Ok(SealedTx { id: leaf_hash(&bytes), bytes, tx })
+    }
+
+    pub fn id(&self) -> Hash {
+        self.id
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn tx(&self) -> &Transaction {
+        &self.tx
+    }
+}
+
 fn record_value(r: &RecordTx) -> Value {
     let mut m = Map::new();
     m.insert("kind".into(), json!(r.record.kind()));

@@ -1,0 +1,192 @@
+use std::sync::Arc;
+
+use cunzheng_types::{
+    block::BLOCK_VERSION, merkle, Block, BlockHeader, Certificate, Channel, Genesis, Hash,
+    PublicKey, Record, RecordTx, SealedTx, Transaction,
+};
+use ed25519_dalek::SigningKey;
+
+use super::*;
+
+const PHONE: &str = "C6AAA43716949506D38CF6A1BAA2F576";
+
+fn genesis(key: &SigningKey) -> Genesis {
+    Genesis {
+        chain_id: "store-test".into(),
+        genesis_time: 0,
+        validators: vec![cunzheng_types::Validator {
+            name: "v".into(),
+            public_key: key.verifying_key().into(),
+            power: 1,
+        }],
+        operator_key: PublicKey([3; 32]),
+    }
+}
+
+fn record(channel: Channel, grant: bool, time: u64, deposit: &str) -> Arc<SealedTx> {
+    let record = if grant {
+        Record::Consent {
+            channel,
+            phone: PHONE.into(),
+            deposit_hash: deposit.into(),
+            sign_time: time,
+        }
+    } else {
+        Record::Withdraw { channel, phone: PHONE.into(), at: time }
+    };
+    Arc::new(SealedTx::new(Transaction::Record(RecordTx { client_id: "c1".into(), record })))
+}
+
+/// Builds block `height` on `prev` with a real certificate, as the builder would.
+fn block(
+    key: &SigningKey,
+    prev: Hash,
+    height: u64,
+    frontier: &mut merkle::Frontier,
+    txs: Vec<Arc<SealedTx>>,
+) -> (Block, Certificate) {
+    let ids: Vec<Hash> = txs.iter().map(|t| t.id()).collect();
+    ids.iter().for_each(|id| frontier.push(*id));
+    let header = BlockHeader {
+        version: BLOCK_VERSION,
+        chain_id: "store-test".into(),
+        height,
+        time: 1_700_000_000_000 + height,
+        prev_hash: prev,
+        tx_root: merkle::root(&ids),
+        tx_count: ids.len() as u64,
+        log_root: frontier.root(),
+        log_size: frontier.size,
+        proposer: key.verifying_key().into(),
+    };
+    let cert = Certificate {
+        height,
+        round: 0,
+        block_hash: header.hash(),
+        signatures: vec![Certificate::sign_precommit(key, &header, 0)],
+    };
+    (Block { header, txs }, cert)
+}
+
+fn commit(store: &ChainStore, b: &(Block, Certificate), f: &merkle::Frontier) -> Result<()> {
+    store.commit(&Commit { block: &b.0, certificate: &b.1, frontier: f, clients: &[] })
+}
+
+#[test]
+fn a_committed_block_reads_back_with_every_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let g = genesis(&key);
+    store.init_genesis(&g).unwrap();
+
+    let mut f = merkle::Frontier::default();
+    let txs = vec![
+        record(Channel::Voice, true, 1_600_000_000, "dep1"),
+        record(Channel::Voice, false, 1_600_000_100, ""),
+    ];
+    let b = block(&key, g.hash(), 1, &mut f, txs.clone());
+    commit(&store, &b, &f).unwrap();
+
+    let head = store.head().unwrap().unwrap();
+    assert_eq!((head.height, head.hash, head.frontier.size), (1, b.0.header.hash(), 2));
+    let stored = store.block(1).unwrap().unwrap();
+    assert_eq!(stored.header, b.0.header);
+    assert_eq!(stored.tx_ids, b.0.tx_ids());
+    store.certificate(1).unwrap().unwrap().verify(&stored.header, &g).unwrap();
+
+    let entry = store.tx(&txs[1].id()).unwrap().unwrap();
+    assert_eq!((entry.height, entry.index, entry.bytes.as_slice()), (1, 1, txs[1].bytes()));
+    assert_eq!(store.contains(&[txs[0].id(), Hash([9; 32])]).unwrap(), vec![true, false]);
+    assert_eq!(store.records_by_deposit("dep1").unwrap(), vec![txs[0].id()]);
+    assert_eq!(store.records_by_phone(PHONE).unwrap().len(), 2);
+    assert_eq!(
+        store.records_by_client("c1", 1_600_000_050, 1_700_000_000, 10).unwrap(),
+        vec![txs[1].id()]
+    );
+    let history = store.consent_history("c1", Channel::Voice, PHONE).unwrap();
+    assert_eq!(
+        history.iter().map(|e| (e.time, e.granted)).collect::<Vec<_>>(),
+        vec![(1_600_000_000, true), (1_600_000_100, false)]
+    );
+    assert!(store.consent_history("c1", Channel::Sms, PHONE).unwrap().is_empty());
+}
+
+#[test]
+fn a_block_that_skips_a_height_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let mut f = merkle::Frontier::default();
+    let b =
+        block(&key, Hash::ZERO, 2, &mut f, vec![record(Channel::Sms, true, 1_600_000_000, "x")]);
+    assert!(matches!(commit(&store, &b, &f), Err(StoreError::NotNext { height: 2, head: 0 })));
+    assert_eq!(store.head().unwrap(), None);
+    assert_eq!(store.contains(&[b.0.txs[0].id()]).unwrap(), vec![false]);
+}
+
+#[test]
+fn reopening_finds_every_committed_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let g = genesis(&key);
+    let mut f = merkle::Frontier::default();
+    let mut ids = Vec::new();
+    {
+        let store = ChainStore::open(dir.path()).unwrap();
+        store.init_genesis(&g).unwrap();
+        let mut prev = g.hash();
+        for h in 1..=5u64 {
+            let b = block(
+                &key,
+                prev,
+                h,
+                &mut f,
+                vec![record(Channel::Voice, true, 1_600_000_000 + h, "d")],
+            );
+            commit(&store, &b, &f).unwrap();
+            prev = b.0.header.hash();
+            ids.push(b.0.txs[0].id());
+        }
+        // Dropped without a flush: only the write-ahead log holds the blocks.
+    }
+    let store = ChainStore::open(dir.path()).unwrap();
+    let head = store.head().unwrap().unwrap();
+    assert_eq!(head.height, 5);
+    assert_eq!(head.frontier, f);
+    assert!(store.contains(&ids).unwrap().into_iter().all(|c| c));
+}
+
+#[test]
+fn another_genesis_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let g = genesis(&SigningKey::from_bytes(&[1; 32]));
+    store.init_genesis(&g).unwrap();
+    store.init_genesis(&g).unwrap();
+    let other = genesis(&SigningKey::from_bytes(&[2; 32]));
+    assert!(matches!(store.init_genesis(&other), Err(StoreError::GenesisMismatch { .. })));
+}
+
+#[test]
+fn clients_are_written_with_their_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let mut f = merkle::Frontier::default();
+    let b = block(&key, Hash::ZERO, 1, &mut f, vec![]);
+    let entry = ClientEntry {
+        channels: vec![Channel::Voice],
+        key_nonce: [0; 12],
+        key_ciphertext: vec![1, 2, 3],
+        suspended: None,
+        registered_at: 1,
+    };
+    let clients = [("c1".to_owned(), entry.clone())];
+    store
+        .commit(&Commit { block: &b.0, certificate: &b.1, frontier: &f, clients: &clients })
+        .unwrap();
+    assert_eq!(store.client("c1").unwrap(), Some(entry.clone()));
+    assert_eq!(store.clients().unwrap(), vec![("c1".to_owned(), entry)]);
+    assert_eq!(store.client("c2").unwrap(), None);
+}
