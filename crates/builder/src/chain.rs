@@ -1,0 +1,310 @@
+//! The chain as the consensus engine drives it: propose, validate, commit.
+
+use std::{
+    collections::HashSet,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use cunzheng_store::{ChainStore, ClientEntry, Commit, Head, StoreError};
+use cunzheng_types::{
+    block::BLOCK_VERSION, merkle, Block, BlockHeader, Certificate, CertificateError, Genesis, Hash,
+    PublicKey, SealedTx,
+};
+use ed25519_dalek::VerifyingKey;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::{
+    execute::{execute, ClientView, ExecError, Execution},
+    pool::{Pool, PoolFull, Receipt},
+};
+
+/// Limits of the builder.
+#[derive(Clone, Debug)]
+pub struct ChainConfig {
+    /// Most transactions in one block.
+    pub max_block_txs: usize,
+    /// Longest a pending transaction waits for a block to be cut.
+    pub block_interval: Duration,
+    /// Most transactions pending at once; a call that would exceed it is refused whole.
+    pub pool_capacity: usize,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            max_block_txs: 10_000,
+            block_interval: Duration::from_millis(100),
+            pool_capacity: 200_000,
+        }
+    }
+}
+
+/// Why a block is not the valid next block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("version {0} is not {BLOCK_VERSION}")]
+    Version(u32),
+    #[error("block is for chain {0}")]
+    ChainId(String),
+    #[error("height {got} is not the next height {want}")]
+    Height { got: u64, want: u64 },
+    #[error("prev_hash does not name the head")]
+    PrevHash,
+    #[error("time {got} is not after the parent's {parent}")]
+    Time { got: u64, parent: u64 },
+    #[error("proposer is not a validator")]
+    Proposer,
+    #[error("tx_count does not match the transactions")]
+    TxCount,
+    #[error("tx_root does not match the transactions")]
+    TxRoot,
+    #[error("log_root or log_size does not extend the log with these transactions")]
+    Log,
+    #[error("transaction {0} appears twice")]
+    Duplicate(Hash),
+    #[error("transaction {0} is already committed")]
+    AlreadyCommitted(Hash),
+    #[error("transaction {id} is invalid: {error}")]
+    Invalid { id: Hash, error: ExecError },
+}
+
+/// Errors of the chain.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("invalid block: {0}")]
+    Block(#[from] BlockError),
+    #[error("invalid certificate: {0}")]
+    Certificate(#[from] CertificateError),
+    #[error(transparent)]
+    PoolFull(#[from] PoolFull),
+    #[error("genesis operator key is not an ed25519 key")]
+    OperatorKey,
+}
+
+struct State {
+    head: Head,
+    clients: ClientView,
+}
+
+/// One node's view of the chain: the store, the pool and the state at the head.
+pub struct Chain {
+    store: ChainStore,
+    genesis: Genesis,
+    operator: VerifyingKey,
+    config: ChainConfig,
+    pool: Pool,
+    state: RwLock<State>,
+    /// Serializes commits; validation and proposal read a consistent head under it.
+    commit_lock: Mutex<()>,
+    height: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("chain_id", &self.genesis.chain_id).finish()
+    }
+}
+
+impl Chain {
+    /// Opens the chain on `store`, writing `genesis` on first start.
+    pub fn open(
+        store: ChainStore,
+        genesis: Genesis,
+        config: ChainConfig,
+    ) -> Result<Self, ChainError> {
+        store.init_genesis(&genesis)?;
+        let operator = genesis.operator_key.verifying_key().ok_or(ChainError::OperatorKey)?;
+        let head = store.head()?.unwrap_or_else(|| Head {
+            height: 0,
+            hash: genesis.hash(),
+            time: genesis.genesis_time,
+            frontier: merkle::Frontier::default(),
+        });
+        let clients = ClientView::new(store.clients()?);
+        info!(target: "builder", height = head.height, log_size = head.frontier.size, clients = clients.len(), "chain opened");
+        let (height, _) = watch::channel(head.height);
+        Ok(Chain {
+            pool: Pool::new(config.pool_capacity),
+            store,
+            genesis,
+            operator,
+            config,
+            state: RwLock::new(State { head, clients }),
+            commit_lock: Mutex::new(()),
+            height,
+        })
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    pub fn store(&self) -> &ChainStore {
+        &self.store
+    }
+
+    pub fn config(&self) -> &ChainConfig {
+        &self.config
+    }
+
+    /// The committed head.
+    pub fn head(&self) -> Head {
+        self.state.read().head.clone()
+    }
+
+    /// Follows the committed height.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.height.subscribe()
+    }
+
+    pub fn client(&self, id: &str) -> Option<ClientEntry> {
+        self.state.read().clients.get(id).cloned()
+    }
+
+    pub fn pool_len(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// Queues a call's transactions, all or none. The receipt resolves once every one of them
+    /// is in a committed block.
+    pub fn submit(&self, txs: Vec<Arc<SealedTx>>) -> Result<Receipt, ChainError> {
+        let receipt = self.pool.submit(txs, |ids| self.store.contains(ids))??;
+        Ok(receipt)
+    }
+
+    /// Blocks until a block is worth proposing or `deadline` passes; returns the pending count.
+    pub fn wait_for_block(&self, deadline: Instant) -> usize {
+        self.pool.wait_for_block(self.config.max_block_txs, self.config.block_interval, deadline)
+    }
+
+    /// Wakes anything waiting in [`Chain::wait_for_block`].
+    pub fn wake(&self) {
+        self.pool.wake();
+    }
+
+    /// Builds the next block from the pool. Transactions that the rules refuse are dropped
+    /// from the pool and their callers told why.
+    pub fn propose(&self, proposer: PublicKey, time_ms: u64) -> Block {
+        let _guard = self.commit_lock.lock();
+        let state = self.state.read();
+        let candidates = self.pool.reap(self.config.max_block_txs);
+        let exec = execute(&state.clients, &self.operator, state.head.height + 1, candidates);
+        if !exec.rejected.is_empty() {
+            warn!(target: "builder", rejected = exec.rejected.len(), "pool transactions refused by the rules");
+            let why: Vec<(Hash, String)> =
+                exec.rejected.iter().map(|(id, e)| (*id, e.to_string())).collect();
+            self.pool.reject(&why);
+        }
+
+        let ids: Vec<Hash> = exec.accepted.iter().map(|t| t.id()).collect();
+        let mut frontier = state.head.frontier.clone();
+        ids.iter().for_each(|id| frontier.push(*id));
+        let header = BlockHeader {
+            version: BLOCK_VERSION,
+            chain_id: self.genesis.chain_id.clone(),
+            height: state.head.height + 1,
+            time: time_ms.max(state.head.time + 1),
+            prev_hash: state.head.hash,
+            tx_root: merkle::root(&ids),
+            tx_count: ids.len() as u64,
+            log_root: frontier.root(),
+            log_size: frontier.size,
+            proposer,
+        };
+        Block { header, txs: exec.accepted }
+    }
+
+    /// Checks that `block` is a valid next block, re-executing its transactions.
+    pub fn validate(&self, block: &Block) -> Result<(), ChainError> {
+        let _guard = self.commit_lock.lock();
+        self.check(block, &self.state.read()).map(|_| ())
+    }
+
+    fn check(
+        &self,
+        block: &Block,
+        state: &State,
+    ) -> Result<(Execution, merkle::Frontier), ChainError> {
+        let h = &block.header;
+        let head = &state.head;
+        let fail = |e: BlockError| Err(ChainError::Block(e));
+        if h.version != BLOCK_VERSION {
+            return fail(BlockError::Version(h.version));
+        }
+        if h.chain_id != self.genesis.chain_id {
+            return fail(BlockError::ChainId(h.chain_id.clone()));
+        }
+        if h.height != head.height + 1 {
+            return fail(BlockError::Height { got: h.height, want: head.height + 1 });
+        }
+        if h.prev_hash != head.hash {
+            return fail(BlockError::PrevHash);
+        }
+        if h.time <= head.time {
+            return fail(BlockError::Time { got: h.time, parent: head.time });
+        }
+        if self.genesis.validator(&h.proposer).is_none() {
+            return fail(BlockError::Proposer);
+        }
+        if h.tx_count != block.txs.len() as u64 {
+            return fail(BlockError::TxCount);
+        }
+
+        let ids = block.tx_ids();
+        if merkle::root(&ids) != h.tx_root {
+            return fail(BlockError::TxRoot);
+        }
+        let mut frontier = head.frontier.clone();
+        ids.iter().for_each(|id| frontier.push(*id));
+        if frontier.size != h.log_size || frontier.root() != h.log_root {
+            return fail(BlockError::Log);
+        }
+        let mut seen = HashSet::with_capacity(ids.len());
+        if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
+            return fail(BlockError::Duplicate(*dup));
+        }
+        let committed = self.store.contains(&ids)?;
+        if let Some((id, _)) = ids.iter().zip(committed).find(|(_, c)| *c) {
+            return fail(BlockError::AlreadyCommitted(*id));
+        }
+
+        let exec = execute(&state.clients, &self.operator, h.height, block.txs.iter().cloned());
+        if let Some((id, error)) = exec.rejected.first() {
+            return fail(BlockError::Invalid { id: *id, error: error.clone() });
+        }
+        Ok((exec, frontier))
+    }
+
+    /// Commits a decided block: checks its certificate against genesis, re-executes it, and
+    /// writes block, certificate, indexes, clients and head in one atomic batch. Then resolves
+    /// the receipts of its transactions.
+    pub fn commit(&self, block: &Block, certificate: &Certificate) -> Result<(), ChainError> {
+        let _guard = self.commit_lock.lock();
+        certificate.verify(&block.header, &self.genesis)?;
+        let (exec, frontier) = self.check(block, &self.state.read())?;
+
+        let started = Instant::now();
+        self.store.commit(&Commit {
+            block,
+            certificate,
+            frontier: &frontier,
+            clients: &exec.clients,
+        })?;
+        let height = block.header.height;
+        {
+            let mut state = self.state.write();
+            state.head =
+                Head { height, hash: block.header.hash(), time: block.header.time, frontier };
+            state.clients.apply(&exec.clients);
+        }
+        self.pool.committed(&block.tx_ids(), height);
+        self.height.send_replace(height);
+        debug!(target: "builder", height, txs = block.txs.len(), write_ms = started.elapsed().as_millis() as u64, "block committed");
+        Ok(())
+    }
+}
