@@ -1,1 +1,116 @@
-//! placeholder
+//! The HTTP gateway: the six documented enterprise endpoints, chain queries, operator
+//! actions, Prometheus metrics and the OpenAPI document.
+//!
+//! A deposit is answered `code: 0` only after every record of the call is in a committed
+//! block; every other outcome is one of the API's codes (see [`error::ApiError`]), mapped in
+//! one place. The gateway knows the chain only through [`cunzheng_builder::Chain`].
+
+mod auth;
+mod deposit;
+pub mod error;
+mod metrics;
+mod operator;
+mod query;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    routing::{get, post},
+    Router,
+};
+use cunzheng_builder::Chain;
+use cunzheng_types::{client_key::OperatorSecret, record::Endpoint};
+use ed25519_dalek::SigningKey;
+
+pub use crate::error::ApiError;
+use crate::{auth::Auth, metrics::Metrics};
+
+/// Settings of the gateway.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Largest request body, in bytes (10009 above it).
+    pub body_limit: usize,
+    /// Largest distance between a call's `timestamp` and the server clock, in seconds.
+    pub time_window_secs: u64,
+    /// How long a deposit waits for its block before answering 20002.
+    pub commit_timeout: Duration,
+    /// Calls per second each client may make on average (10008 above it).
+    pub rate_per_sec: f64,
+    /// Calls a client may make in a burst.
+    pub rate_burst: f64,
+    /// Bearer token for the operator endpoints; they are closed without one.
+    pub admin_token: Option<String>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            body_limit: 4 << 20,
+            time_window_secs: 300,
+            commit_timeout: Duration::from_secs(10),
+            rate_per_sec: 1000.0,
+            rate_burst: 2000.0,
+            admin_token: None,
+        }
+    }
+}
+
+/// The operator's keys, held by the operator's nodes only.
+#[derive(Clone, Debug)]
+pub struct OperatorKeys {
+    /// Signs operator transactions.
+    pub signing: SigningKey,
+    /// Seals client keys on the chain.
+    pub secret: OperatorSecret,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    chain: Arc<Chain>,
+    config: GatewayConfig,
+    operator: Option<OperatorKeys>,
+    auth: Auth,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("config", &self.config).finish()
+    }
+}
+
+impl AppState {
+    pub fn new(
+        chain: Arc<Chain>,
+        config: GatewayConfig,
+        operator: Option<OperatorKeys>,
+    ) -> Arc<Self> {
+        let auth = Auth::new(
+            operator.as_ref().map(|o| o.secret.clone()),
+            config.rate_per_sec,
+            config.rate_burst,
+        );
+        Arc::new(AppState { chain, config, operator, auth, metrics: Metrics::new() })
+    }
+
+    pub fn chain(&self) -> &Arc<Chain> {
+        &self.chain
+    }
+}
+
+/// The gateway's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    let mut app = Router::new();
+    for endpoint in Endpoint::ALL {
+        app = app.route(endpoint.path(), post(move |s, body| deposit::handle(s, endpoint, body)));
+    }
+    app.route("/v1/tx/{id}", get(query::tx))
+        .route("/v1/blocks/{height}", get(query::block))
+        .route("/v1/status", get(query::status))
+        .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(query::openapi))
+        .route("/v1/operator/clients", post(operator::create_client))
+        .route("/v1/operator/clients/{id}/suspend", post(operator::suspend_client))
+        .route("/v1/operator/clients/{id}/reinstate", post(operator::reinstate_client))
+        .with_state(state)
+}

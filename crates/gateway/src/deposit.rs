@@ -1,0 +1,159 @@
+//! The six documented endpoints: authenticate, validate every record, queue the call's
+//! transactions, and answer once they are all in a committed block.
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{body::Body, extract::State};
+use cunzheng_builder::ChainError;
+use cunzheng_types::{
+    record::{parse_unix_seconds, Endpoint},
+    unix_now, Record, RecordTx, SealedTx, Transaction,
+};
+use serde_json::{json, Map, Value};
+use tracing::{debug, warn};
+
+use crate::{
+    error::{Answer, ApiError},
+    AppState,
+};
+
+/// Answers a deposit call; every outcome is HTTP 200 with a code.
+pub async fn handle(State(state): State<Arc<AppState>>, endpoint: Endpoint, body: Body) -> Answer {
+    let started = Instant::now();
+    let result = deposit(&state, endpoint, body).await;
+    let answer = match result {
+        Ok((count, height)) => {
+            state.metrics.records(endpoint, count);
+            Answer::success(json!({ "records": count, "block_height": height }))
+        }
+        Err(e) => {
+            debug!(target: "gateway", path = endpoint.path(), code = e.code(), msg = %e, "deposit refused");
+            e.body()
+        }
+    };
+    state.metrics.call(endpoint, answer.code, started.elapsed());
+    answer
+}
+
+async fn deposit(
+    state: &AppState,
+    endpoint: Endpoint,
+    body: Body,
+) -> Result<(usize, u64), ApiError> {
+    let limit = state.config.body_limit;
+    let bytes =
+        axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge(limit))?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadParam(format!("body is not valid JSON: {e}")))?;
+    let envelope = Envelope::parse(&value)?;
+
+    let client = state.auth.verify(
+        &state.chain,
+        envelope.client_id,
+        envelope.timestamp,
+        envelope.client_token,
+        state.config.time_window_secs,
+    )?;
+    if let Some(reason) = &client.entry.suspended {
+        return Err(ApiError::Suspended(reason.clone()));
+    }
+    if !client.entry.channels.contains(&endpoint.channel) {
+        return Err(ApiError::NoFiling(endpoint.channel.as_str()));
+    }
+    state.auth.admit(&client.client_id)?;
+
+    let list = envelope.list()?;
+    if list.is_empty() || list.len() > endpoint.max_records() {
+        return Err(ApiError::ListSize(endpoint.max_records()));
+    }
+    let now = unix_now();
+    let txs = list
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let record = Record::from_json(endpoint, i, v, envelope.timestamp, now)
+                .map_err(|e| ApiError::BadParam(e.to_string()))?;
+            let tx = Transaction::Record(RecordTx { client_id: client.client_id.clone(), record });
+            Ok(Arc::new(SealedTx::new(tx)))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let count = txs.len();
+
+    let receipt = state.chain.submit(txs).map_err(|e| match e {
+        ChainError::PoolFull(full) => ApiError::Unavailable(full.to_string()),
+        other => {
+            warn!(target: "gateway", error = %other, "deposit could not be queued");
+            ApiError::Unavailable("the ledger could not take the call".into())
+        }
+    })?;
+    let timeout = state.config.commit_timeout;
+    match tokio::time::timeout(timeout, receipt).await {
+        Err(_) => Err(ApiError::Timeout(timeout)),
+        Ok(Err(_)) => Err(ApiError::Unavailable("the node is shutting down".into())),
+        Ok(Ok(Ok(height))) => Ok((count, height)),
+        Ok(Ok(Err(rejected))) => Err(refusal(state, &client.client_id, endpoint, rejected.reason)),
+    }
+}
+
+/// Maps a transaction dropped at proposal to the client's current standing.
+fn refusal(state: &AppState, client_id: &str, endpoint: Endpoint, reason: String) -> ApiError {
+    match state.chain.client(client_id) {
+        Some(c) if c.suspended.is_some() => ApiError::Suspended(c.suspended.unwrap_or_default()),
+        Some(c) if !c.channels.contains(&endpoint.channel) => {
+            ApiError::NoFiling(endpoint.channel.as_str())
+        }
+        _ => ApiError::Unavailable(reason),
+    }
+}
+
+/// The documented envelope, with keys matched after trimming white space.
+struct Envelope<'a> {
+    timestamp: u64,
+    client_id: &'a str,
+    client_token: &'a str,
+    members: &'a Map<String, Value>,
+}
+
+/// The member of `obj` whose trimmed key is `name`.
+fn member<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name).or_else(|| obj.iter().find(|(k, _)| k.trim() == name).map(|(_, v)| v))
+}
+
+impl<'a> Envelope<'a> {
+    fn parse(value: &'a Value) -> Result<Self, ApiError> {
+        let members = value
+            .as_object()
+            .ok_or_else(|| ApiError::BadParam("body must be a JSON object".into()))?;
+        let string = |name: &str| -> Result<&'a str, ApiError> {
+            match member(members, name) {
+                Some(Value::String(s)) => Ok(s.as_str()),
+                Some(_) => Err(ApiError::BadParam(format!("{name}: expected a string"))),
+                None => Err(ApiError::BadParam(format!("{name}: missing"))),
+            }
+        };
+        let timestamp = member(members, "timestamp")
+            .ok_or_else(|| ApiError::BadParam("timestamp: missing".into()))
+            .and_then(|v| {
+                parse_unix_seconds(v).ok_or_else(|| {
+                    ApiError::BadParam("timestamp: expected 10-digit Unix seconds".into())
+                })
+            })?;
+        let client_id = string("client_id")?;
+        let client_token = string("client_token")?;
+        Ok(Envelope { timestamp, client_id, client_token, members })
+    }
+
+    /// `param.list`, or a top-level `list` as the original's examples print it.
+    fn list(&self) -> Result<&'a Vec<Value>, ApiError> {
+        let param_list = match member(self.members, "param") {
+            Some(Value::Object(p)) => member(p, "list"),
+            Some(_) => return Err(ApiError::BadParam("param: expected an object".into())),
+            None => None,
+        };
+        match param_list.or_else(|| member(self.members, "list")) {
+            Some(Value::Array(items)) => Ok(items),
+            Some(_) => Err(ApiError::BadParam("list: expected an array".into())),
+            None => Err(ApiError::BadParam("param.list: missing".into())),
+        }
+    }
+}

@@ -1,0 +1,533 @@
+//! The documented API through the real router, on a real RocksDB store and block producer:
+//! every row of the code table, the original document's quirks, and the chain reads.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    http::{Request, StatusCode},
+    Router,
+};
+use cunzheng_builder::{solo::SoloValidator, Chain, ChainConfig};
+use cunzheng_gateway::{router, AppState, GatewayConfig, OperatorKeys};
+use cunzheng_store::ChainStore;
+use cunzheng_types::{
+    client_key::{client_token, OperatorSecret},
+    unix_now, Channel, Genesis, Hash, OperatorAction, SealedTx, Transaction, Validator,
+};
+use ed25519_dalek::SigningKey;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const PHONE: &str = "c6aaa43716949506d38cf6a1baa2f576";
+const KEY: &str = "k3y-of-client";
+const ADMIN: &str = "admin-token";
+
+struct Node {
+    _dir: tempfile::TempDir,
+    app: Router,
+    chain: Arc<Chain>,
+    operator: OperatorKeys,
+    _producer: Option<SoloValidator>,
+}
+
+struct Setup {
+    chain: ChainConfig,
+    gateway: GatewayConfig,
+    producer: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            chain: ChainConfig {
+                block_interval: Duration::from_millis(5),
+                ..ChainConfig::default()
+            },
+            gateway: GatewayConfig { admin_token: Some(ADMIN.into()), ..GatewayConfig::default() },
+            producer: true,
+        }
+    }
+}
+
+impl Node {
+    async fn start(setup: Setup) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let validator = SigningKey::from_bytes(&[1; 32]);
+        let operator = OperatorKeys {
+            signing: SigningKey::from_bytes(&[2; 32]),
+            secret: OperatorSecret([3; 32]),
+        };
+        let genesis = Genesis {
+            chain_id: "gateway-test".into(),
+            genesis_time: 0,
+            validators: vec![Validator {
+                name: "v".into(),
+                public_key: validator.verifying_key().into(),
+                power: 1,
+            }],
+            operator_key: operator.signing.verifying_key().into(),
+        };
+        let chain = Arc::new(
+            Chain::open(ChainStore::open(dir.path()).unwrap(), genesis, setup.chain).unwrap(),
+        );
+
+        // Clients are registered on a running producer, whatever the test then needs.
+        let producer = SoloValidator::start(chain.clone(), validator.clone());
+        let node =
+            Node { _dir: dir, app: Router::new(), chain: chain.clone(), operator, _producer: None };
+        node.register("c1", vec![Channel::Voice, Channel::Sms]).await;
+        node.register("c2", vec![Channel::Voice, Channel::Sms]).await;
+        node.register("sms-only", vec![Channel::Sms]).await;
+        let producer = if setup.producer {
+            Some(producer)
+        } else {
+            producer.stop();
+            None
+        };
+        let state = AppState::new(chain, setup.gateway, Some(node.operator.clone()));
+        Node { app: router(state), _producer: producer, ..node }
+    }
+
+    async fn operator_tx(&self, action: OperatorAction) {
+        let tx = Transaction::Operator(
+            action.sign(&self.operator.signing, cunzheng_types::unix_now_ms()),
+        );
+        let receipt = self.chain.submit(vec![Arc::new(SealedTx::new(tx))]).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), receipt).await.unwrap().unwrap().unwrap();
+    }
+
+    async fn register(&self, id: &str, channels: Vec<Channel>) {
+        let (key_nonce, key_ciphertext) = self.operator.secret.seal(id, KEY);
+        self.operator_tx(OperatorAction::RegisterClient {
+            client_id: id.into(),
+            channels,
+            key_nonce,
+            key_ciphertext,
+        })
+        .await;
+    }
+
+    async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, body)
+    }
+
+    async fn post_raw(&self, path: &str, body: impl Into<Body>) -> Value {
+        let req = Request::post(path)
+            .header("content-type", "application/json")
+            .body(body.into())
+            .unwrap();
+        let (status, body) = self.send(req).await;
+        assert_eq!(status, StatusCode::OK, "deposit endpoints answer 200: {body}");
+        body
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.post_raw(path, body.to_string()).await
+    }
+
+    async fn get(&self, path: &str, headers: &[(&str, String)]) -> (StatusCode, Value) {
+        let mut req = Request::get(path);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    fn log_size(&self) -> u64 {
+        self.chain.head().frontier.size
+    }
+}
+
+fn envelope(client: &str, list: Value) -> Value {
+    let ts = unix_now();
+    json!({"timestamp": ts, "client_id": client, "client_token": client_token(client, KEY, ts), "param": {"list": list}})
+}
+
+fn consent(n: u64) -> Value {
+    json!({"phone": PHONE, "deposit_hash": format!("dep{n}"), "sign_time": 1_604_339_389 + n})
+}
+
+fn consents(n: u64) -> Value {
+    Value::Array((0..n).map(consent).collect())
+}
+
+fn code(v: &Value) -> u64 {
+    v["code"].as_u64().unwrap_or_else(|| panic!("no code in {v}"))
+}
+
+fn auth_headers(client: &str) -> Vec<(&'static str, String)> {
+    let ts = unix_now();
+    vec![
+        ("x-client-id", client.to_owned()),
+        ("x-timestamp", ts.to_string()),
+        ("x-client-token", client_token(client, KEY, ts)),
+    ]
+}
+
+#[tokio::test]
+async fn code_0_every_endpoint_answers_after_commit() {
+    let node = Node::start(Setup::default()).await;
+    let now = unix_now();
+    let calls = [
+        ("/voice/add", consents(3)),
+        (
+            "/voice/sendAddChain",
+            json!([{"phone": PHONE, "from_num": "075538833883", "start_time": now - 10, "end_time": now, "deposit_hash": "rec1"}]),
+        ),
+        ("/voice/cancel", json!([{"phone": PHONE}])),
+        ("/sms/add", consents(2)),
+        (
+            "/sms/sendAddChain",
+            json!([{"phone": PHONE, "channel_num": "106909570626", "send_time": now, "deposit_hash": "sms1"}]),
+        ),
+        ("/sms/cancel", json!([{"phone": PHONE}])),
+    ];
+    let before = node.log_size();
+    for (path, list) in calls {
+        let n = list.as_array().unwrap().len() as u64;
+        let answer = node.post(path, envelope("c1", list)).await;
+        assert_eq!(code(&answer), 0, "{path}: {answer}");
+        assert_eq!(answer["msg"], "success");
+        assert_eq!(answer["data"]["records"], n);
+        let height = answer["data"]["block_height"].as_u64().unwrap();
+        assert!(height <= node.chain.head().height, "answered before its block was committed");
+    }
+    assert_eq!(node.log_size() - before, 9);
+}
+
+#[tokio::test]
+async fn code_10001_wrong_token() {
+    let node = Node::start(Setup::default()).await;
+    let mut body = envelope("c1", consents(1));
+    body["client_token"] = json!(client_token("c1", "another key", unix_now()));
+    let answer = node.post("/voice/add", body).await;
+    assert_eq!(code(&answer), 10001);
+    // A token signed for another timestamp does not match either.
+    let mut body = envelope("c1", consents(1));
+    body["timestamp"] = json!(unix_now() - 1);
+    assert_eq!(code(&node.post("/voice/add", body).await), 10001);
+}
+
+#[tokio::test]
+async fn code_10002_unknown_client() {
+    let node = Node::start(Setup::default()).await;
+    assert_eq!(code(&node.post("/voice/add", envelope("nobody", consents(1))).await), 10002);
+}
+
+#[tokio::test]
+async fn code_10003_names_the_first_bad_record_and_field() {
+    let node = Node::start(Setup::default()).await;
+    let mut list = consents(20);
+    list[17]["sign_time"] = json!(160_433_938);
+    list[18]["phone"] = json!("short");
+    let answer = node.post("/voice/add", envelope("c1", list)).await;
+    assert_eq!(code(&answer), 10003);
+    assert_eq!(answer["msg"], "list[17].sign_time: expected 10-digit Unix seconds");
+
+    for (body, msg) in [
+        ("not json", "body is not valid JSON"),
+        ("[1, 2]", "body must be a JSON object"),
+        (r#"{"client_id": "c1", "client_token": "x"}"#, "timestamp: missing"),
+        (r#"{"timestamp": 1700000000, "client_token": "x"}"#, "client_id: missing"),
+    ] {
+        let answer = node.post_raw("/sms/add", body).await;
+        assert_eq!(code(&answer), 10003, "{body}");
+        assert!(answer["msg"].as_str().unwrap().starts_with(msg), "{answer}");
+    }
+    let mut no_list = envelope("c1", json!(null));
+    no_list.as_object_mut().unwrap().remove("param");
+    assert_eq!(node.post("/sms/add", no_list).await["msg"], "param.list: missing");
+}
+
+#[tokio::test]
+async fn code_10004_timestamp_outside_the_window() {
+    let node = Node::start(Setup::default()).await;
+    for ts in [unix_now() - 301, unix_now() + 301] {
+        let body = json!({"timestamp": ts, "client_id": "c1", "client_token": client_token("c1", KEY, ts), "param": {"list": consents(1)}});
+        assert_eq!(code(&node.post("/voice/add", body).await), 10004);
+    }
+}
+
+#[tokio::test]
+async fn code_10005_list_empty_or_too_long() {
+    let node = Node::start(Setup::default()).await;
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", json!([]))).await), 10005);
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(1001))).await), 10005);
+    let now = unix_now();
+    let calls: Vec<Value> = (0..501)
+        .map(|i| json!({"phone": PHONE, "channel_num": "106909570626", "send_time": now, "deposit_hash": format!("m{i}")}))
+        .collect();
+    assert_eq!(
+        code(&node.post("/sms/sendAddChain", envelope("c1", Value::Array(calls))).await),
+        10005
+    );
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(1000))).await), 0);
+}
+
+#[tokio::test]
+async fn code_10006_suspended_client_until_reinstated() {
+    let node = Node::start(Setup::default()).await;
+    node.operator_tx(OperatorAction::SuspendClient {
+        client_id: "c1".into(),
+        reason: "complaints".into(),
+    })
+    .await;
+    let answer = node.post("/voice/add", envelope("c1", consents(1))).await;
+    assert_eq!(code(&answer), 10006);
+    assert!(answer["msg"].as_str().unwrap().contains("complaints"));
+    node.operator_tx(OperatorAction::ReinstateClient { client_id: "c1".into() }).await;
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(1))).await), 0);
+}
+
+#[tokio::test]
+async fn code_10007_no_filing_for_the_channel() {
+    let node = Node::start(Setup::default()).await;
+    assert_eq!(code(&node.post("/voice/add", envelope("sms-only", consents(1))).await), 10007);
+    assert_eq!(
+        code(&node.post("/voice/cancel", envelope("sms-only", json!([{"phone": PHONE}]))).await),
+        10007
+    );
+    assert_eq!(code(&node.post("/sms/add", envelope("sms-only", consents(1))).await), 0);
+}
+
+#[tokio::test]
+async fn code_10008_too_many_requests() {
+    let mut setup = Setup::default();
+    setup.gateway.rate_per_sec = 0.001;
+    setup.gateway.rate_burst = 2.0;
+    let node = Node::start(setup).await;
+    for n in 0..2 {
+        assert_eq!(code(&node.post("/voice/add", envelope("c1", json!([consent(n)]))).await), 0);
+    }
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(1))).await), 10008);
+    // The limit is per client.
+    assert_eq!(code(&node.post("/voice/add", envelope("c2", consents(1))).await), 0);
+}
+
+#[tokio::test]
+async fn code_10009_body_over_the_limit() {
+    let mut setup = Setup::default();
+    setup.gateway.body_limit = 2048;
+    let node = Node::start(setup).await;
+    let before = node.log_size();
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(40))).await), 10009);
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(2))).await), 0);
+    assert_eq!(node.log_size(), before + 2);
+}
+
+#[tokio::test]
+async fn code_20001_pool_full_stores_nothing() {
+    let mut setup = Setup::default();
+    setup.chain.pool_capacity = 5;
+    let node = Node::start(setup).await;
+    let before = node.log_size();
+    let answer = node.post("/voice/add", envelope("c1", consents(6))).await;
+    assert_eq!(code(&answer), 20001, "{answer}");
+    assert_eq!(node.chain.pool_len(), 0);
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(5))).await), 0);
+    assert_eq!(node.log_size(), before + 5);
+}
+
+#[tokio::test]
+async fn code_20002_not_committed_in_time_then_a_retry_succeeds() {
+    let mut setup = Setup::default();
+    setup.producer = false;
+    setup.gateway.commit_timeout = Duration::from_millis(200);
+    let node = Node::start(setup).await;
+    let body = envelope("c1", consents(3));
+    assert_eq!(code(&node.post("/voice/add", body.clone()).await), 20002);
+    assert_eq!(node.chain.pool_len(), 3);
+
+    // Blocks resume; the same call retried is acknowledged and stored once.
+    let before = node.log_size();
+    let _producer = SoloValidator::start(node.chain.clone(), SigningKey::from_bytes(&[1; 32]));
+    assert_eq!(code(&node.post("/voice/add", body).await), 0);
+    assert_eq!(node.log_size(), before + 3);
+}
+
+#[tokio::test]
+async fn the_original_documents_quirks_are_accepted() {
+    let node = Node::start(Setup::default()).await;
+    let ts = unix_now();
+    // Top-level list without param, keys with stray spaces, times as strings, upper-case
+    // phone and token, the envelope's timestamp as a string.
+    let body = json!({
+        "timestamp": ts.to_string(),
+        "client_id": "c1",
+        "client_token": client_token("c1", KEY, ts).to_uppercase(),
+        "list": [
+            {"phone": PHONE.to_uppercase(), " deposit_hash ": "fbd2c729d11db4fb8e4660c9d1769665", "sign_time ": "1604339389"},
+            {"phone": PHONE.to_uppercase(), " deposit_hash ": "fbd2c729d11db4fb8e4660c9d1769665", "sign_time ": "1604339389", "extra": true}
+        ]
+    });
+    let before = node.log_size();
+    let answer = node.post("/voice/add", body).await;
+    assert_eq!(code(&answer), 0, "{answer}");
+    // The seed's two identical records are one record.
+    assert_eq!(node.log_size(), before + 1);
+}
+
+#[tokio::test]
+async fn a_batch_with_one_bad_record_stores_nothing() {
+    let node = Node::start(Setup::default()).await;
+    let before = node.log_size();
+    let mut list = consents(500);
+    list[499]["deposit_hash"] = json!("not-alphanumeric!");
+    let answer = node.post("/voice/add", envelope("c1", list)).await;
+    assert_eq!(code(&answer), 10003);
+    assert_eq!(answer["msg"], "list[499].deposit_hash: expected 1 to 64 letters or digits");
+    assert_eq!(node.chain.pool_len(), 0);
+    assert_eq!(node.log_size(), before);
+}
+
+#[tokio::test]
+async fn a_retried_batch_stores_nothing_twice() {
+    let node = Node::start(Setup::default()).await;
+    let before = node.log_size();
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(100))).await), 0);
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(100))).await), 0);
+    assert_eq!(node.log_size(), before + 100);
+    // The same records from another client are that client's own records.
+    assert_eq!(code(&node.post("/voice/add", envelope("c2", consents(100))).await), 0);
+    assert_eq!(node.log_size(), before + 200);
+}
+
+#[tokio::test]
+async fn a_later_withdrawal_of_the_same_phone_is_a_new_record() {
+    let node = Node::start(Setup::default()).await;
+    let before = node.log_size();
+    let first = envelope("c1", json!([{"phone": PHONE}]));
+    assert_eq!(code(&node.post("/sms/cancel", first).await), 0);
+    let ts = unix_now() + 1;
+    let later = json!({"timestamp": ts, "client_id": "c1", "client_token": client_token("c1", KEY, ts), "param": {"list": [{"phone": PHONE}]}});
+    assert_eq!(code(&node.post("/sms/cancel", later).await), 0);
+    assert_eq!(node.log_size(), before + 2);
+}
+
+#[tokio::test]
+async fn get_tx_returns_the_callers_own_record_only() {
+    let node = Node::start(Setup::default()).await;
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(1))).await), 0);
+    let tx = Transaction::Record(cunzheng_types::RecordTx {
+        client_id: "c1".into(),
+        record: cunzheng_types::Record::Consent {
+            channel: Channel::Voice,
+            phone: PHONE.to_uppercase(),
+            deposit_hash: "dep0".into(),
+            sign_time: 1_604_339_389,
+        },
+    });
+    let id = tx.id().to_hex();
+
+    let (status, answer) = node.get(&format!("/v1/tx/{id}"), &auth_headers("c1")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let data = &answer["data"];
+    assert_eq!(data["tx_id"], id);
+    assert_eq!(data["tx"], tx.to_value());
+    assert_eq!(data["position"], 0);
+    let height = data["block_height"].as_u64().unwrap();
+    let block = node.chain.store().block(height).unwrap().unwrap();
+    assert_eq!(data["block_hash"], block.header.hash().to_hex());
+
+    let (status, answer) = node.get(&format!("/v1/tx/{id}"), &auth_headers("c2")).await;
+    assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, 10010));
+    let unknown = Hash([7; 32]).to_hex();
+    let (status, _) = node.get(&format!("/v1/tx/{unknown}"), &auth_headers("c1")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mut bad = auth_headers("c1");
+    bad[2].1 = "00".repeat(32);
+    let (status, answer) = node.get(&format!("/v1/tx/{id}"), &bad).await;
+    assert_eq!((status, code(&answer)), (StatusCode::UNAUTHORIZED, 10001));
+    let (status, answer) = node.get("/v1/tx/xyz", &auth_headers("c1")).await;
+    assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, 10003));
+}
+
+#[tokio::test]
+async fn blocks_are_public_and_their_certificates_verify() {
+    let node = Node::start(Setup::default()).await;
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(4))).await), 0);
+    let head = node.chain.head().height;
+    let mut prev = node.chain.genesis().hash();
+    for h in 1..=head {
+        let (status, answer) = node.get(&format!("/v1/blocks/{h}"), &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let header: cunzheng_types::BlockHeader =
+            serde_json::from_value(answer["data"]["header"].clone()).unwrap();
+        let cert: cunzheng_types::Certificate =
+            serde_json::from_value(answer["data"]["certificate"].clone()).unwrap();
+        assert_eq!(header.prev_hash, prev);
+        assert_eq!(answer["data"]["hash"], header.hash().to_hex());
+        cert.verify(&header, node.chain.genesis()).unwrap();
+        let ids: Vec<Hash> = serde_json::from_value(answer["data"]["tx_ids"].clone()).unwrap();
+        assert_eq!(cunzheng_types::merkle::root(&ids), header.tx_root);
+        prev = header.hash();
+    }
+    let (status, answer) = node.get(&format!("/v1/blocks/{}", head + 1), &[]).await;
+    assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, 10010));
+}
+
+#[tokio::test]
+async fn status_metrics_and_openapi_are_served() {
+    let node = Node::start(Setup::default()).await;
+    assert_eq!(code(&node.post("/sms/add", envelope("c1", consents(2))).await), 0);
+    let (_, status) = node.get("/v1/status", &[]).await;
+    assert_eq!(status["data"]["chain_id"], "gateway-test");
+    assert_eq!(status["data"]["height"], node.chain.head().height);
+    assert_eq!(status["data"]["log_size"], node.log_size());
+
+    let (status, metrics) = node.get("/metrics", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = metrics.as_str().unwrap();
+    assert!(text.contains(r#"cunzheng_api_calls_total{path="/sms/add",code="0"} 1"#), "{text}");
+    assert!(text.contains(r#"cunzheng_records_deposited_total{kind="sms.consent"} 2"#), "{text}");
+    assert!(text.contains("cunzheng_chain_height"), "{text}");
+
+    let (status, doc) = node.get("/openapi.json", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.0.3");
+    for endpoint in cunzheng_types::record::Endpoint::ALL {
+        assert!(doc["paths"][endpoint.path()]["post"].is_object(), "{}", endpoint.path());
+    }
+    for path in
+        ["/v1/tx/{id}", "/v1/blocks/{height}", "/v1/status", "/metrics", "/v1/operator/clients"]
+    {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_operator_registers_a_client_whose_credentials_work() {
+    let node = Node::start(Setup::default()).await;
+    let create = |auth: Option<&str>| {
+        let mut req =
+            Request::post("/v1/operator/clients").header("content-type", "application/json");
+        if let Some(a) = auth {
+            req = req.header("authorization", format!("Bearer {a}"));
+        }
+        req.body(Body::from(json!({"client_id": "newco", "channels": ["voice"]}).to_string()))
+            .unwrap()
+    };
+    let (status, answer) = node.send(create(Some("wrong"))).await;
+    assert_eq!((status, code(&answer)), (StatusCode::FORBIDDEN, 10011));
+    let (status, answer) = node.send(create(None)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+
+    let (status, answer) = node.send(create(Some(ADMIN))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let key = answer["data"]["client_key"].as_str().unwrap().to_owned();
+    let ts = unix_now();
+    let body = json!({"timestamp": ts, "client_id": "newco", "client_token": client_token("newco", &key, ts), "param": {"list": consents(1)}});
+    assert_eq!(code(&node.post("/voice/add", body).await), 0);
+    // The key on the chain is sealed, never in the clear.
+    let entry = node.chain.client("newco").unwrap();
+    assert!(!entry.key_ciphertext.windows(key.len()).any(|w| w == key.as_bytes()));
+
+    let (status, _) = node.send(create(Some(ADMIN))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an id is registered once");
+}
