@@ -1,1 +1,40 @@
-fn main() {}
+//! `cunzheng-node`: runs a ledger node.
+//!
+//! ```text
+//! cunzheng-node --dev [--data DIR] [--http ADDR]     a one-validator chain with a demo client
+//! cunzheng-node --config node.toml [--data DIR]      a configured node
+//! ```
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// A cunzheng ledger node.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Start a one-validator development chain, creating keys, genesis and a demo client.
+    #[arg(long)]
+    dev: bool,
+    /// Node configuration (TOML).
+    #[arg(long, conflicts_with = "dev", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the configuration).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// HTTP listen address (overrides the configuration).
+    #[arg(long)]
+    http: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    cunzheng_node::init_logging();
+    let config = match &args.config {
+        Some(path) => cunzheng_node::Config::load(path)?,
+        None => cunzheng_node::Config::dev(),
+    };
+    let config = config.with_overrides(args.data, args.http);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(cunzheng_node::run(config, args.dev))
+}

@@ -1,0 +1,209 @@
+//! Node configuration: one TOML file carries every setting; `--data` and `--http` override.
+//!
+//! ```toml
+//! data_dir = "data"
+//!
+//! [http]
+//! addr = "127.0.0.1:8080"
+//! body_limit = 4194304
+//! time_window_secs = 300
+//! commit_timeout_ms = 10000
+//! rate_per_sec = 1000.0
+//! rate_burst = 2000.0
+//!
+//! [builder]
+//! max_block_txs = 10000
+//! block_interval_ms = 100
+//! pool_capacity = 200000
+//!
+//! [keys]                         # relative paths are inside data_dir
+//! genesis = "genesis.json"
+//! validator_key = "validator.key"
+//! operator_key = "operator.key"        # operator nodes only
+//! operator_secret = "operator.secret"  # operator nodes only
+//! admin_token = "admin.token"          # opens the operator endpoints
+//! ```
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::Context;
+use cunzheng_builder::ChainConfig;
+use cunzheng_gateway::GatewayConfig;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub builder: BuilderConfig,
+    #[serde(default)]
+    pub keys: KeysConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub addr: String,
+    pub body_limit: usize,
+    pub time_window_secs: u64,
+    pub commit_timeout_ms: u64,
+    pub rate_per_sec: f64,
+    pub rate_burst: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuilderConfig {
+    pub max_block_txs: usize,
+    pub block_interval_ms: u64,
+    pub pool_capacity: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    pub genesis: PathBuf,
+    pub validator_key: PathBuf,
+    pub operator_key: Option<PathBuf>,
+    pub operator_secret: Option<PathBuf>,
+    pub admin_token: Option<PathBuf>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let g = GatewayConfig::default();
+        HttpConfig {
+            addr: "127.0.0.1:8080".into(),
+            body_limit: g.body_limit,
+            time_window_secs: g.time_window_secs,
+            commit_timeout_ms: g.commit_timeout.as_millis() as u64,
+            rate_per_sec: g.rate_per_sec,
+            rate_burst: g.rate_burst,
+        }
+    }
+}
+
+impl Default for BuilderConfig {
+    fn default() -> Self {
+        let c = ChainConfig::default();
+        BuilderConfig {
+            max_block_txs: c.max_block_txs,
+            block_interval_ms: c.block_interval.as_millis() as u64,
+            pool_capacity: c.pool_capacity,
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            genesis: "genesis.json".into(),
+            validator_key: "validator.key".into(),
+            operator_key: Some("operator.key".into()),
+            operator_secret: Some("operator.secret".into()),
+            admin_token: Some("admin.token".into()),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file; unknown settings are refused so that a typo is not ignored.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        // A relative data directory is relative to the configuration file.
+        if config.data_dir.is_relative() {
+            if let Some(parent) = path.parent() {
+                config.data_dir = parent.join(&config.data_dir);
+            }
+        }
+        Ok(config)
+    }
+
+    /// The development node's settings: `./data`, loopback port 8080, every key in `data`.
+    pub fn dev() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            http: HttpConfig::default(),
+            builder: BuilderConfig::default(),
+            keys: KeysConfig::default(),
+        }
+    }
+
+    pub fn with_overrides(mut self, data: Option<PathBuf>, http: Option<String>) -> Self {
+        if let Some(d) = data {
+            self.data_dir = d;
+        }
+        if let Some(h) = http {
+            self.http.addr = h;
+        }
+        self
+    }
+
+    /// A path of the configuration, relative paths resolved inside the data directory.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.data_dir.join(p)
+        }
+    }
+
+    pub fn chain_config(&self) -> ChainConfig {
+        ChainConfig {
+            max_block_txs: self.builder.max_block_txs,
+            block_interval: Duration::from_millis(self.builder.block_interval_ms),
+            pool_capacity: self.builder.pool_capacity,
+        }
+    }
+
+    pub fn gateway_config(&self, admin_token: Option<String>) -> GatewayConfig {
+        GatewayConfig {
+            body_limit: self.http.body_limit,
+            time_window_secs: self.http.time_window_secs,
+            commit_timeout: Duration::from_millis(self.http.commit_timeout_ms),
+            rate_per_sec: self.http.rate_per_sec,
+            rate_burst: self.http.rate_burst,
+            admin_token,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_round_trips_through_toml() {
+        let c = Config::dev();
+        let text = toml::to_string(&c).unwrap();
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(toml::to_string(&back).unwrap(), text);
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        assert!(toml::from_str::<Config>("[http]\nadress = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn partial_files_take_defaults() {
+        let c: Config = toml::from_str("[builder]\nmax_block_txs = 5\n").unwrap();
+        assert_eq!(c.builder.max_block_txs, 5);
+        assert_eq!(c.builder.pool_capacity, BuilderConfig::default().pool_capacity);
+        assert_eq!(c.http.addr, "127.0.0.1:8080");
+    }
+}

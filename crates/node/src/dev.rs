@@ -1,0 +1,108 @@
+//! The development node: keys, a one-validator genesis and a demo client, created on first
+//! start in the data directory and reused afterwards.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use cunzheng_builder::Chain;
+use cunzheng_gateway::OperatorKeys;
+use cunzheng_types::{
+    client_key::{generate_client_key, OperatorSecret},
+    unix_now_ms, Channel, Genesis, OperatorAction, SealedTx, Transaction, Validator,
+};
+use ed25519_dalek::SigningKey;
+use rand::{rngs::OsRng, RngCore};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::{keys::write_secret, Config};
+
+/// The demo client's id.
+pub const DEMO_CLIENT: &str = "demo";
+
+/// `dev-credentials.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Credentials {
+    client_id: String,
+    client_key: String,
+    api: String,
+}
+
+/// Creates whatever of the dev keys and genesis is missing.
+pub fn prepare(config: &Config) -> anyhow::Result<()> {
+    let genesis_path = config.path(&config.keys.genesis);
+    if genesis_path.exists() {
+        return Ok(());
+    }
+    let validator = SigningKey::generate(&mut OsRng);
+    let operator = SigningKey::generate(&mut OsRng);
+    let mut admin = [0u8; 24];
+    OsRng.fill_bytes(&mut admin);
+
+    write_secret(&config.path(&config.keys.validator_key), &hex::encode(validator.to_bytes()))?;
+    let paths = (&config.keys.operator_key, &config.keys.operator_secret, &config.keys.admin_token);
+    let (Some(op_key), Some(op_secret), Some(admin_path)) = paths else {
+        anyhow::bail!("the dev node needs operator_key, operator_secret and admin_token paths");
+    };
+    write_secret(&config.path(op_key), &hex::encode(operator.to_bytes()))?;
+    write_secret(&config.path(op_secret), &hex::encode(OperatorSecret::generate().0))?;
+    write_secret(&config.path(admin_path), &hex::encode(admin))?;
+
+    let genesis = Genesis {
+        chain_id: "cunzheng-dev".into(),
+        genesis_time: unix_now_ms(),
+        validators: vec![Validator {
+            name: "dev".into(),
+            public_key: validator.verifying_key().into(),
+            power: 1,
+        }],
+        operator_key: operator.verifying_key().into(),
+    };
+    std::fs::write(&genesis_path, serde_json::to_vec_pretty(&genesis)?)
+        .with_context(|| format!("writing {}", genesis_path.display()))?;
+    info!(target: "node", dir = %config.data_dir.display(), "dev chain created");
+    Ok(())
+}
+
+/// Registers the demo client on voice and SMS if the chain lacks it, and writes its
+/// credentials with this run's API address.
+pub async fn ensure_demo_client(
+    config: &Config,
+    chain: &Arc<Chain>,
+    operator: &OperatorKeys,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
+    let client_key = match chain.client(DEMO_CLIENT) {
+        Some(entry) => operator
+            .secret
+            .open(DEMO_CLIENT, &entry.key_nonce, &entry.key_ciphertext)
+            .context("the demo client's key does not open with this operator secret")?,
+        None => {
+            let key = generate_client_key();
+            let (key_nonce, key_ciphertext) = operator.secret.seal(DEMO_CLIENT, &key);
+            let action = OperatorAction::RegisterClient {
+                client_id: DEMO_CLIENT.into(),
+                channels: vec![Channel::Voice, Channel::Sms],
+                key_nonce,
+                key_ciphertext,
+            };
+            let tx = Transaction::Operator(action.sign(&operator.signing, unix_now_ms()));
+            let receipt = chain.submit(vec![Arc::new(SealedTx::new(tx))])?;
+            tokio::time::timeout(Duration::from_secs(30), receipt)
+                .await
+                .context("the demo client's registration was not committed")???;
+            info!(target: "node", client_id = DEMO_CLIENT, "demo client registered");
+            key
+        }
+    };
+
+    let creds =
+        Credentials { client_id: DEMO_CLIENT.into(), client_key, api: format!("http://{addr}") };
+    let path = config.data_dir.join("dev-credentials.json");
+    let tmp = path.with_extension("json.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    write_secret(&tmp, &serde_json::to_string_pretty(&creds)?)?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    info!(target: "node", path = %path.display(), api = %creds.api, "dev credentials written");
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! Key files: 32 bytes as 64 hex digits on one line, readable by the owner only.
+
+use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path};
+
+use anyhow::Context;
+use cunzheng_gateway::OperatorKeys;
+use cunzheng_types::client_key::OperatorSecret;
+use ed25519_dalek::SigningKey;
+
+use crate::Config;
+
+/// Writes `contents` to a new file that only its owner can read.
+pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    Ok(())
+}
+
+fn read_32(path: &Path) -> anyhow::Result<[u8; 32]> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut out)
+        .with_context(|| format!("{} must hold 64 hex digits", path.display()))?;
+    Ok(out)
+}
+
+pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    Ok(SigningKey::from_bytes(&read_32(path)?))
+}
+
+/// The operator keys, when this node is one of the operator's.
+pub fn read_operator(config: &Config) -> anyhow::Result<Option<OperatorKeys>> {
+    let (Some(key), Some(secret)) = (&config.keys.operator_key, &config.keys.operator_secret)
+    else {
+        return Ok(None);
+    };
+    let (key, secret) = (config.path(key), config.path(secret));
+    if !key.exists() && !secret.exists() {
+        return Ok(None);
+    }
+    Ok(Some(OperatorKeys {
+        signing: read_signing_key(&key)?,
+        secret: OperatorSecret(read_32(&secret)?),
+    }))
+}
+
+pub fn read_admin_token(config: &Config) -> anyhow::Result<Option<String>> {
+    let Some(path) = &config.keys.admin_token else { return Ok(None) };
+    let path = config.path(path);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let token = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(token.trim().to_owned()).filter(|t| !t.is_empty()))
+}

@@ -1,0 +1,96 @@
+//! Wiring of a ledger node: configuration, keys, the chain store, the block producer and the
+//! HTTP gateway, with a clean shutdown on SIGTERM or Ctrl-C.
+
+mod config;
+mod dev;
+mod keys;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use cunzheng_builder::{solo::SoloValidator, Chain};
+use cunzheng_gateway::{router, AppState};
+use cunzheng_store::ChainStore;
+use cunzheng_types::Genesis;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+pub use crate::config::Config;
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Runs the node until SIGTERM or Ctrl-C.
+pub async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    if dev {
+        dev::prepare(&config)?;
+    }
+
+    let genesis_path = config.path(&config.keys.genesis);
+    let genesis: Genesis = serde_json::from_slice(
+        &std::fs::read(&genesis_path)
+            .with_context(|| format!("reading {}", genesis_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", genesis_path.display()))?;
+    let validator = keys::read_signing_key(&config.path(&config.keys.validator_key))?;
+    let operator = keys::read_operator(&config)?;
+    let admin_token = keys::read_admin_token(&config)?;
+
+    let store = ChainStore::open(&config.data_dir.join("chain"))
+        .with_context(|| format!("opening the chain store in {}", config.data_dir.display()))?;
+    let chain = Arc::new(Chain::open(store.clone(), genesis, config.chain_config())?);
+    if chain.genesis().validator(&validator.verifying_key().into()).is_none() {
+        anyhow::bail!("the validator key is not in the genesis validator set");
+    }
+    let producer = SoloValidator::start(chain.clone(), validator);
+
+    let listener = TcpListener::bind(&config.http.addr)
+        .await
+        .with_context(|| format!("binding {}", config.http.addr))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    let state = AppState::new(chain.clone(), config.gateway_config(admin_token), operator.clone());
+    info!(target: "node", %addr, chain_id = %chain.genesis().chain_id, height = chain.head().height, "serving http");
+
+    if dev {
+        let operator = operator.context("the dev node needs the operator keys")?;
+        dev::ensure_demo_client(&config, &chain, &operator, addr).await?;
+    }
+
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("http server")?;
+
+    info!(target: "node", "stopping block production");
+    producer.stop();
+    if let Err(e) = store.flush() {
+        warn!(target: "node", error = %e, "flush at shutdown failed; the write-ahead log still holds every block");
+    }
+    info!(target: "node", height = chain.head().height, "stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    info!(target: "node", "shutdown requested");
+}
