@@ -1,1 +1,193 @@
-//! placeholder
+//! A Rust client for the cunzheng API: signed deposits on the six documented endpoints, the
+//! transaction ids the ledger will assign, and chain reads.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), cunzheng_client::ClientError> {
+//! use cunzheng_client::Client;
+//! use cunzheng_types::record::Endpoint;
+//! let client = Client::from_credentials_file("data/dev-credentials.json".as_ref())?;
+//! let list = vec![serde_json::json!({
+//!     "phone": "C6AAA43716949506D38CF6A1BAA2F576",
+//!     "deposit_hash": "fbd2c729d11db4fb8e4660c9d1769665",
+//!     "sign_time": 1604339389
+//! })];
+//! let answer = client.deposit(Endpoint::ALL[0], &list).await?;
+//! assert_eq!(answer.code, 0);
+//! # Ok(()) }
+//! ```
+
+use std::{path::Path, time::Duration};
+
+use cunzheng_types::{
+    client_key::client_token, record::Endpoint, unix_now, Hash, Record, RecordTx, SealedTx,
+    Transaction,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Errors of the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The request did not complete (connection refused, reset, timed out).
+    #[error("http: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The credentials file is missing or malformed.
+    #[error("credentials: {0}")]
+    Credentials(String),
+    /// The node answered something that is not the API's JSON.
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
+    /// A record that the node would refuse.
+    #[error("{0}")]
+    Record(#[from] cunzheng_types::RecordError),
+}
+
+/// The body of every answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Answer {
+    pub code: u32,
+    pub msg: String,
+    #[serde(default)]
+    pub data: Value,
+}
+
+/// Credentials as `cunzheng-node --dev` writes them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Credentials {
+    pub client_id: String,
+    pub client_key: String,
+    pub api: String,
+}
+
+/// A client of one node, acting for one enterprise.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    api: String,
+    client_id: String,
+    client_key: String,
+}
+
+impl Client {
+    pub fn new(api: &str, client_id: &str, client_key: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("http client");
+        Client {
+            http,
+            api: api.trim_end_matches('/').to_owned(),
+            client_id: client_id.to_owned(),
+            client_key: client_key.to_owned(),
+        }
+    }
+
+    /// Reads `{"client_id", "client_key", "api"}`.
+    pub fn from_credentials_file(path: &Path) -> Result<Self, ClientError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| ClientError::Credentials(format!("{}: {e}", path.display())))?;
+        let c: Credentials = serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Credentials(format!("{}: {e}", path.display())))?;
+        Ok(Client::new(&c.api, &c.client_id, &c.client_key))
+    }
+
+    pub fn api(&self) -> &str {
+        &self.api
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The documented envelope around `list`, signed for `timestamp`.
+    pub fn envelope(&self, list: &[Value], timestamp: u64) -> Value {
+        json!({
+            "timestamp": timestamp,
+            "client_id": self.client_id,
+            "client_token": client_token(&self.client_id, &self.client_key, timestamp),
+            "param": { "list": list },
+        })
+    }
+
+    /// Deposits `list` on `endpoint`, signed now.
+    pub async fn deposit(&self, endpoint: Endpoint, list: &[Value]) -> Result<Answer, ClientError> {
+        self.deposit_at(endpoint, list, unix_now()).await
+    }
+
+    /// Deposits `list` on `endpoint` with a given call timestamp (a withdrawal's time).
+    pub async fn deposit_at(
+        &self,
+        endpoint: Endpoint,
+        list: &[Value],
+        timestamp: u64,
+    ) -> Result<Answer, ClientError> {
+        let body = serde_json::to_vec(&self.envelope(list, timestamp)).expect("json");
+        let resp = self
+            .http
+            .post(format!("{}{}", self.api, endpoint.path()))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        answer(resp).await
+    }
+
+    /// The ids the ledger will give these records when deposited with `timestamp`.
+    pub fn tx_ids(
+        &self,
+        endpoint: Endpoint,
+        list: &[Value],
+        timestamp: u64,
+    ) -> Result<Vec<Hash>, ClientError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let record = Record::from_json(endpoint, i, v, timestamp, unix_now())?;
+                let tx =
+                    Transaction::Record(RecordTx { client_id: self.client_id.clone(), record });
+                Ok(SealedTx::new(tx).id())
+            })
+            .collect()
+    }
+
+    /// `GET /v1/tx/{id}`: the record and where it is, or `None` when the node has no such
+    /// record of this client.
+    pub async fn tx(&self, id: &Hash) -> Result<Option<Answer>, ClientError> {
+        let ts = unix_now();
+        let resp = self
+            .http
+            .get(format!("{}/v1/tx/{}", self.api, id))
+            .header("x-client-id", &self.client_id)
+            .header("x-timestamp", ts.to_string())
+            .header("x-client-token", client_token(&self.client_id, &self.client_key, ts))
+            .send()
+            .await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        answer(resp).await.map(Some)
+    }
+
+    /// `GET /v1/blocks/{height}`, or `None` above the head.
+    pub async fn block(&self, height: u64) -> Result<Option<Answer>, ClientError> {
+        let resp = self.http.get(format!("{}/v1/blocks/{height}", self.api)).send().await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        answer(resp).await.map(Some)
+    }
+
+    /// `GET /v1/status`.
+    pub async fn status(&self) -> Result<Answer, ClientError> {
+        answer(self.http.get(format!("{}/v1/status", self.api)).send().await?).await
+    }
+}
+
+async fn answer(resp: reqwest::Response) -> Result<Answer, ClientError> {
+    let status = resp.status();
+    let bytes = resp.bytes().await?;
+    serde_json::from_slice(&bytes).map_err(|_| {
+        ClientError::Unexpected(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)))
+    })
+}

@@ -1,0 +1,174 @@
+//! `cunzheng bench`: concurrent clients deposit fresh records for a fixed time; the node's
+//! rate and call latency are then set beside the rate of raw RocksDB batch writes of the same
+//! records on the same machine, so the figure reads as a fraction of the storage ceiling.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use cunzheng_client::Client;
+use cunzheng_types::{record::Endpoint, sha256, unix_now, Record, RecordTx, SealedTx, Transaction};
+use rand::RngCore;
+use serde_json::{json, Value};
+use tokio::task::JoinSet;
+
+use crate::Target;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    target: Target,
+    /// Concurrent clients, each with one call in flight.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Records per call.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Consent endpoint to load.
+    #[arg(long, default_value = "/voice/add", value_parser = crate::endpoint)]
+    endpoint: Endpoint,
+    /// Skip the raw RocksDB comparison.
+    #[arg(long)]
+    no_raw: bool,
+    /// Records per synced batch in the raw comparison (the node's block size).
+    #[arg(long, default_value_t = 10_000)]
+    raw_batch: usize,
+}
+
+struct ClientRun {
+    records: u64,
+    calls: u64,
+    refused: u64,
+    latencies: Vec<Duration>,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    if !matches!(args.endpoint, e if e.action == cunzheng_types::record::Action::Consent) {
+        bail!("bench loads a consent endpoint (/voice/add or /sms/add)");
+    }
+    let batch = args.batch.clamp(1, args.endpoint.max_records());
+    let client = args.target.client()?;
+    let run_id = rand::thread_rng().next_u32();
+    let before = height(&client).await?;
+    println!(
+        "bench: {} clients x calls of {batch} on {} for {} s against {}",
+        args.clients,
+        args.endpoint.path(),
+        args.duration,
+        client.api()
+    );
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
+    let mut tasks = JoinSet::new();
+    for task in 0..args.clients {
+        let client = client.clone();
+        let endpoint = args.endpoint;
+        tasks.spawn(async move { load(&client, endpoint, batch, run_id, task, deadline).await });
+    }
+    let mut runs = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        runs.push(r.context("a client task panicked")??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = height(&client).await?;
+
+    let records: u64 = runs.iter().map(|r| r.records).sum();
+    let calls: u64 = runs.iter().map(|r| r.calls).sum();
+    let refused: u64 = runs.iter().map(|r| r.refused).sum();
+    let mut lat: Vec<Duration> = runs.into_iter().flat_map(|r| r.latencies).collect();
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    let rate = records as f64 / elapsed;
+    let blocks = after.saturating_sub(before);
+    println!("records/s      {rate:.0}");
+    println!("calls          {calls} ({refused} refused)");
+    println!("latency ms     p50 {:.1}  p99 {:.1}  max {:.1}", pct(0.5), pct(0.99), pct(1.0));
+    println!(
+        "blocks/s       {:.1} ({:.0} records per block)",
+        blocks as f64 / elapsed,
+        records as f64 / blocks.max(1) as f64
+    );
+
+    if !args.no_raw && records > 0 {
+        let raw = raw_rate(
+            client.client_id(),
+            args.endpoint,
+            records.min(2_000_000) as usize,
+            args.raw_batch,
+        )?;
+        println!(
+            "raw rocksdb    {raw:.0} records/s (synced batches of {}, one key per record)",
+            args.raw_batch
+        );
+        println!("ratio          {:.2} of raw", rate / raw);
+    }
+    Ok(())
+}
+
+async fn height(client: &Client) -> anyhow::Result<u64> {
+    let s = client.status().await.context("reading the node's status")?;
+    s.data["height"].as_u64().context("status without a height")
+}
+
+/// One client's loop: fresh records in every call, one call in flight.
+async fn load(
+    client: &Client,
+    endpoint: Endpoint,
+    batch: usize,
+    run_id: u32,
+    task: usize,
+    deadline: Instant,
+) -> anyhow::Result<ClientRun> {
+    let mut out = ClientRun { records: 0, calls: 0, refused: 0, latencies: Vec::new() };
+    let mut seq = 0u64;
+    while Instant::now() < deadline {
+        let list: Vec<Value> = (0..batch).map(|i| record(run_id, task, seq, i)).collect();
+        seq += 1;
+        let t0 = Instant::now();
+        let answer = client.deposit(endpoint, &list).await?;
+        out.latencies.push(t0.elapsed());
+        out.calls += 1;
+        if answer.code == 0 {
+            out.records += batch as u64;
+        } else {
+            out.refused += 1;
+            if answer.code == 10003 {
+                bail!("the node refused a generated record: {}", answer.msg);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A consent record unique to (run, task, call, position).
+fn record(run_id: u32, task: usize, seq: u64, i: usize) -> Value {
+    let tag = format!("{run_id:x}t{task}s{seq}i{i}");
+    let phone = hex::encode_upper(&sha256(&[tag.as_bytes()]).0[..16]);
+    json!({ "phone": phone, "deposit_hash": format!("b{tag}"), "sign_time": unix_now() - 60 })
+}
+
+/// Raw RocksDB batch writes of the same records: id -> canonical bytes, synced per batch.
+fn raw_rate(client_id: &str, endpoint: Endpoint, n: usize, batch: usize) -> anyhow::Result<f64> {
+    let now = unix_now();
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let v = record(0, 0, 0, i);
+            let record =
+                Record::from_json(endpoint, i, &v, now, now).expect("generated records are valid");
+            let tx = SealedTx::new(Transaction::Record(RecordTx {
+                client_id: client_id.to_owned(),
+                record,
+            }));
+            (tx.id().0.to_vec(), tx.bytes().to_vec())
+        })
+        .collect();
+    let dir = tempfile::tempdir()?;
+    let took = cunzheng_store::raw_batch_write(dir.path(), &pairs, batch)?;
+    Ok(n as f64 / took.as_secs_f64())
+}
