@@ -173,6 +173,9 @@ fn an_operator_transaction_signed_by_another_key_is_refused() {
     assert!(f.step().txs.is_empty());
 }
 
+/// A change made to a valid block.
+type Alteration = Box<dyn Fn(&mut Block)>;
+
 #[test]
 fn validation_refuses_every_altered_header_field() {
     let f = fixture(ChainConfig::default()).with_client();
@@ -180,7 +183,7 @@ fn validation_refuses_every_altered_header_field() {
     let good = f.chain.propose(f.validator.verifying_key().into(), 1_700_000_000_000);
     f.chain.validate(&good).unwrap();
 
-    let altered: Vec<(&str, Box<dyn Fn(&mut Block)>)> = vec![
+    let altered: Vec<(&str, Alteration)> = vec![
         ("version", Box::new(|b| b.header.version = 2)),
         ("chain_id", Box::new(|b| b.header.chain_id = "other".into())),
         ("height", Box::new(|b| b.header.height += 1)),

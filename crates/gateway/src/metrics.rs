@@ -44,9 +44,8 @@ impl Metrics {
             "Records acknowledged as committed, by kind",
             records.clone(),
         );
-        let latency = Histogram::new(
-            [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0].into_iter(),
-        );
+        let latency =
+            Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]);
         registry.register("api_call_seconds", "Time to answer a deposit call", latency.clone());
         let height = Gauge::default();
         registry.register("chain_height", "Height of the committed head", height.clone());

@@ -39,14 +39,14 @@ pub async fn tx(
     if !matches!(&tx, Transaction::Record(r) if r.client_id == client_id) {
         return Err(ApiError::NotFound);
     }
-    let block = store.block(entry.height).map_err(unavailable)?.ok_or(ApiError::NotFound)?;
+    let header = store.header(entry.height).map_err(unavailable)?.ok_or(ApiError::NotFound)?;
     Ok(Answer::success(json!({
         "tx_id": id,
         "tx": tx.to_value(),
         "block_height": entry.height,
         "position": entry.index,
-        "block_hash": block.header.hash(),
-        "block_time": block.header.time,
+        "block_hash": header.hash(),
+        "block_time": header.time,
     })))
 }
 

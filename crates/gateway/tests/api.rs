@@ -336,8 +336,7 @@ async fn code_20001_pool_full_stores_nothing() {
 
 #[tokio::test]
 async fn code_20002_not_committed_in_time_then_a_retry_succeeds() {
-    let mut setup = Setup::default();
-    setup.producer = false;
+    let mut setup = Setup { producer: false, ..Setup::default() };
     setup.gateway.commit_timeout = Duration::from_millis(200);
     let node = Node::start(setup).await;
     let body = envelope("c1", consents(3));

@@ -4,7 +4,8 @@
 //! | column family | key | value |
 //! |---|---|---|
 //! | `meta` | `head`, `genesis` | the chain head (height, hash, log frontier); genesis JSON |
-//! | `blocks` | height (u64 BE) | header (JCS) and transaction ids in order |
+//! | `blocks` | height (u64 BE) | header (JCS) |
+//! | `block_txs` | height (u64 BE) | transaction ids in order, 32 bytes each |
 //! | `certs` | height (u64 BE) | commit certificate (JSON) |
 //! | `txs` | tx id | height, position and canonical bytes |
 //! | `idx_client_time` | client id, 0, time (u64 BE), tx id | empty |
@@ -35,6 +36,7 @@ use tracing::info;
 
 const CF_META: &str = "meta";
 const CF_BLOCKS: &str = "blocks";
+const CF_BLOCK_TXS: &str = "block_txs";
 const CF_CERTS: &str = "certs";
 const CF_TXS: &str = "txs";
 const CF_CLIENT_TIME: &str = "idx_client_time";
@@ -43,9 +45,10 @@ const CF_DEPOSIT: &str = "idx_deposit";
 const CF_CONSENT: &str = "consent";
 const CF_CLIENTS: &str = "clients";
 
-const ALL_CFS: [&str; 9] = [
+const ALL_CFS: [&str; 10] = [
     CF_META,
     CF_BLOCKS,
+    CF_BLOCK_TXS,
     CF_CERTS,
     CF_TXS,
     CF_CLIENT_TIME,
@@ -259,12 +262,8 @@ impl ChainStore {
             );
             self.put_indexes(batch, tx.id(), tx.tx());
         }
-        let stored = StoredBlockRepr { header: header.canonical_bytes(), tx_ids: ids };
-        batch.put_cf(
-            self.cf(CF_BLOCKS),
-            height_key,
-            postcard::to_allocvec(&stored).expect("block"),
-        );
+        batch.put_cf(self.cf(CF_BLOCKS), height_key, header.canonical_bytes());
+        batch.put_cf(self.cf(CF_BLOCK_TXS), height_key, ids);
         let cert = serde_json::to_vec(c.certificate).expect("certificate serializes");
         batch.put_cf(self.cf(CF_CERTS), height_key, cert);
     }
@@ -291,20 +290,28 @@ impl ChainStore {
         batch.put_cf(self.cf(CF_CONSENT), key, [u8::from(grant)]);
     }
 
+    /// The header of the block at `height`.
+    pub fn header(&self, height: u64) -> Result<Option<BlockHeader>> {
+        self.db
+            .get_pinned_cf(self.cf(CF_BLOCKS), height.to_be_bytes())?
+            .map(|b| serde_json::from_slice(&b).map_err(|e| corrupt("block header", e)))
+            .transpose()
+    }
+
     /// The block at `height`: its header and transaction ids.
     pub fn block(&self, height: u64) -> Result<Option<StoredBlock>> {
-        let Some(bytes) = self.db.get_pinned_cf(self.cf(CF_BLOCKS), height.to_be_bytes())? else {
+        let Some(header) = self.header(height)? else {
             return Ok(None);
         };
-        let repr: StoredBlockRepr =
-            postcard::from_bytes(&bytes).map_err(|e| corrupt("block", e))?;
-        let header: BlockHeader =
-            serde_json::from_slice(&repr.header).map_err(|e| corrupt("block header", e))?;
-        let tx_ids = repr
-            .tx_ids
-            .chunks_exact(32)
-            .map(|c| Hash(c.try_into().expect("32-byte chunk")))
-            .collect();
+        let ids = self
+            .db
+            .get_pinned_cf(self.cf(CF_BLOCK_TXS), height.to_be_bytes())?
+            .ok_or_else(|| corrupt("block", "transaction ids missing"))?;
+        if ids.len() % 32 != 0 {
+            return Err(corrupt("block", "transaction ids are not 32-byte hashes"));
+        }
+        let tx_ids =
+            ids.chunks_exact(32).map(|c| Hash(c.try_into().expect("32-byte chunk"))).collect();
         Ok(Some(StoredBlock { header, tx_ids }))
     }
 
@@ -435,12 +442,6 @@ impl ChainStore {
         }
         Ok(())
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredBlockRepr {
-    header: Vec<u8>,
-    tx_ids: Vec<u8>,
 }
 
 fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
