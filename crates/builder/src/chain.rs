@@ -86,6 +86,13 @@ pub enum ChainError {
     OperatorKey,
 }
 
+/// A block known valid on top of the head it was checked against.
+struct Checked {
+    block_hash: Hash,
+    exec: Execution,
+    frontier: merkle::Frontier,
+}
+
 struct State {
     head: Head,
     clients: ClientView,
@@ -101,6 +108,9 @@ pub struct Chain {
     state: RwLock<State>,
     /// Serializes commits; validation and proposal read a consistent head under it.
     commit_lock: Mutex<()>,
+    /// The last block this node proposed or validated, with its execution, so that
+    /// committing it does not execute it again.
+    checked: Mutex<Option<Checked>>,
     height: watch::Sender<u64>,
 }
 
@@ -136,6 +146,7 @@ impl Chain {
             config,
             state: RwLock::new(State { head, clients }),
             commit_lock: Mutex::new(()),
+            checked: Mutex::new(None),
             height,
         })
     }
@@ -216,13 +227,17 @@ impl Chain {
             log_size: frontier.size,
             proposer,
         };
-        Block { header, txs: exec.accepted }
+        let block = Block { header, txs: exec.accepted.clone() };
+        *self.checked.lock() = Some(Checked { block_hash: block.header.hash(), exec, frontier });
+        block
     }
 
     /// Checks that `block` is a valid next block, re-executing its transactions.
     pub fn validate(&self, block: &Block) -> Result<(), ChainError> {
         let _guard = self.commit_lock.lock();
-        self.check(block, &self.state.read()).map(|_| ())
+        let (exec, frontier) = self.check(block, &self.state.read())?;
+        *self.checked.lock() = Some(Checked { block_hash: block.header.hash(), exec, frontier });
+        Ok(())
     }
 
     fn check(
@@ -286,7 +301,16 @@ impl Chain {
     pub fn commit(&self, block: &Block, certificate: &Certificate) -> Result<(), ChainError> {
         let _guard = self.commit_lock.lock();
         certificate.verify(&block.header, &self.genesis)?;
-        let (exec, frontier) = self.check(block, &self.state.read())?;
+        // A block checked on this head already need not be executed again: the head has not
+        // moved since (commits hold the lock) and the header hash covers every root.
+        let hash = block.header.hash();
+        let cached = self.checked.lock().take().filter(|c| {
+            c.block_hash == hash && block.header.prev_hash == self.state.read().head.hash
+        });
+        let (exec, frontier) = match cached {
+            Some(c) => (c.exec, c.frontier),
+            None => self.check(block, &self.state.read())?,
+        };
 
         let started = Instant::now();
         self.store.commit(&Commit {

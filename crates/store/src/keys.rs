@@ -2,7 +2,7 @@
 //! numeric order; variable-length parts end in a 0 byte (client ids and deposit hashes are
 //! ASCII letters, digits, `_` and `-`, never 0).
 
-use cunzheng_types::{Channel, Hash};
+use cunzheng_types::{Channel, Hash, Record};
 
 /// The 16 bytes of an MD5 phone hash given as 32 hex digits.
 pub fn phone_bytes(phone: &str) -> [u8; 16] {
@@ -21,42 +21,48 @@ pub fn client_time(client_id: &str, time: u64, id: &Hash) -> Vec<u8> {
     k
 }
 
-pub fn phone(phone: &[u8; 16], id: &Hash) -> Vec<u8> {
-    let mut k = Vec::with_capacity(48);
+pub fn phone_client_prefix(phone: &[u8; 16], client_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(client_id.len() + 57);
     k.extend_from_slice(phone);
+    k.extend_from_slice(client_id.as_bytes());
+    k.push(0);
+    k
+}
+
+pub fn phone(phone: &[u8; 16], client_id: &str, time: u64, id: &Hash) -> Vec<u8> {
+    let mut k = phone_client_prefix(phone, client_id);
+    k.extend_from_slice(&time.to_be_bytes());
     k.extend_from_slice(id.as_bytes());
     k
+}
+
+/// The one-byte code of a record's kind, stored as the phone index's value.
+pub fn kind_code(record: &Record) -> u8 {
+    match (record, record.channel()) {
+        (Record::Consent { .. }, Channel::Voice) => 1,
+        (Record::Call { .. }, _) => 2,
+        (Record::Withdraw { .. }, Channel::Voice) => 3,
+        (Record::Consent { .. }, Channel::Sms) => 4,
+        (Record::Message { .. }, _) => 5,
+        (Record::Withdraw { .. }, Channel::Sms) => 6,
+    }
+}
+
+/// For a consent or withdrawal code: its channel and whether it grants.
+pub fn consent_kind(code: u8) -> Option<(Channel, bool)> {
+    match code {
+        1 => Some((Channel::Voice, true)),
+        3 => Some((Channel::Voice, false)),
+        4 => Some((Channel::Sms, true)),
+        6 => Some((Channel::Sms, false)),
+        _ => None,
+    }
 }
 
 pub fn deposit(deposit_hash: &str, id: &Hash) -> Vec<u8> {
     let mut k = Vec::with_capacity(deposit_hash.len() + 33);
     k.extend_from_slice(deposit_hash.as_bytes());
     k.push(0);
-    k.extend_from_slice(id.as_bytes());
-    k
-}
-
-pub fn consent_prefix(client_id: &str, channel: Channel, phone: &[u8; 16]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(client_id.len() + 58);
-    k.extend_from_slice(client_id.as_bytes());
-    k.push(0);
-    k.push(match channel {
-        Channel::Voice => b'v',
-        Channel::Sms => b's',
-    });
-    k.extend_from_slice(phone);
-    k
-}
-
-pub fn consent(
-    client_id: &str,
-    channel: Channel,
-    phone: &[u8; 16],
-    time: u64,
-    id: &Hash,
-) -> Vec<u8> {
-    let mut k = consent_prefix(client_id, channel, phone);
-    k.extend_from_slice(&time.to_be_bytes());
     k.extend_from_slice(id.as_bytes());
     k
 }

@@ -9,10 +9,13 @@
 //! | `certs` | height (u64 BE) | commit certificate (JSON) |
 //! | `txs` | tx id | height, position and canonical bytes |
 //! | `idx_client_time` | client id, 0, time (u64 BE), tx id | empty |
-//! | `idx_phone` | phone (16 bytes), tx id | empty |
+//! | `idx_phone` | phone (16 bytes), client id, 0, time (u64 BE), tx id | record kind (1 byte) |
 //! | `idx_deposit` | deposit hash, 0, tx id | empty |
-//! | `consent` | client id, 0, channel, phone (16 bytes), time (u64 BE), tx id | grant or withdraw |
 //! | `clients` | client id | channels, sealed key, status |
+//!
+//! The phone index doubles as the consent history: a subscriber's grants and withdrawals with
+//! one client are the entries under `phone, client id` whose kind is a consent or a
+//! withdrawal, in time order. A consent record thus costs four keys, a call three.
 //!
 //! A decided block is written in one atomic, synced write batch together with the new head,
 //! so reopening after a crash at any point yields the last whole block and nothing of a
@@ -25,7 +28,7 @@ use std::{path::Path, sync::Arc};
 
 pub use bench::raw_batch_write;
 use cunzheng_types::{
-    merkle::Frontier, Block, BlockHeader, Certificate, Channel, Genesis, Hash, Record, Transaction,
+    merkle::Frontier, Block, BlockHeader, Certificate, Channel, Genesis, Hash, Transaction,
 };
 use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options,
@@ -42,10 +45,9 @@ const CF_TXS: &str = "txs";
 const CF_CLIENT_TIME: &str = "idx_client_time";
 const CF_PHONE: &str = "idx_phone";
 const CF_DEPOSIT: &str = "idx_deposit";
-const CF_CONSENT: &str = "consent";
 const CF_CLIENTS: &str = "clients";
 
-const ALL_CFS: [&str; 10] = [
+const ALL_CFS: [&str; 9] = [
     CF_META,
     CF_BLOCKS,
     CF_BLOCK_TXS,
@@ -54,7 +56,6 @@ const ALL_CFS: [&str; 10] = [
     CF_CLIENT_TIME,
     CF_PHONE,
     CF_DEPOSIT,
-    CF_CONSENT,
     CF_CLIENTS,
 ];
 
@@ -167,10 +168,13 @@ fn cf_options(name: &str) -> Options {
     o.set_compression_type(DBCompressionType::Lz4);
     o.set_write_buffer_size(64 << 20);
     if name == CF_TXS {
-        // Most lookups at submission are for ids that are not there yet.
+        // Most lookups at submission are for ids that are not there yet: bloom filters let
+        // them skip both the memtable and the tables.
         let mut t = BlockBasedOptions::default();
         t.set_bloom_filter(10.0, false);
         o.set_block_based_table_factory(&t);
+        o.set_memtable_whole_key_filtering(true);
+        o.set_memtable_prefix_bloom_ratio(0.05);
     }
     o
 }
@@ -243,24 +247,39 @@ impl ChainStore {
 
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
+        // Each column family's keys arrive sorted (see `put_block`): keep the insert position.
+        opts.set_memtable_insert_hint_per_batch(true);
         self.db.write_opt(batch, &opts)?;
         Ok(())
     }
 
+    /// Adds a block's entries to `batch`, each column family's keys in sorted order: RocksDB's
+    /// memtable inserts keys that arrive in order far faster than random ones, and ids and
+    /// phone hashes are random.
     fn put_block(&self, batch: &mut WriteBatch, c: &Commit<'_>) {
         let header = &c.block.header;
         let height_key = header.height.to_be_bytes();
-        let mut ids = Vec::with_capacity(32 * c.block.txs.len());
+        let n = c.block.txs.len();
+        let mut ids = Vec::with_capacity(32 * n);
+        let mut cfs = Sorted::default();
         for (index, tx) in c.block.txs.iter().enumerate() {
             ids.extend_from_slice(tx.id().as_bytes());
             let entry =
                 TxEntry { height: header.height, index: index as u32, bytes: tx.bytes().to_vec() };
-            batch.put_cf(
-                self.cf(CF_TXS),
-                tx.id().as_bytes(),
-                postcard::to_allocvec(&entry).expect("tx"),
-            );
-            self.put_indexes(batch, tx.id(), tx.tx());
+            cfs.txs.push((tx.id().0.to_vec(), postcard::to_allocvec(&entry).expect("tx")));
+            Self::index(&mut cfs, tx.id(), tx.tx());
+        }
+        for (name, mut entries) in [
+            (CF_TXS, cfs.txs),
+            (CF_CLIENT_TIME, cfs.client_time),
+            (CF_PHONE, cfs.phone),
+            (CF_DEPOSIT, cfs.deposit),
+        ] {
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let cf = self.cf(name);
+            for (k, v) in entries {
+                batch.put_cf(cf, k, v);
+            }
         }
         batch.put_cf(self.cf(CF_BLOCKS), height_key, header.canonical_bytes());
         batch.put_cf(self.cf(CF_BLOCK_TXS), height_key, ids);
@@ -268,26 +287,17 @@ impl ChainStore {
         batch.put_cf(self.cf(CF_CERTS), height_key, cert);
     }
 
-    fn put_indexes(&self, batch: &mut WriteBatch, id: Hash, tx: &Transaction) {
+    fn index(cfs: &mut Sorted, id: Hash, tx: &Transaction) {
         let Transaction::Record(r) = tx else { return };
         let record = &r.record;
         let phone = keys::phone_bytes(record.phone());
-        batch.put_cf(
-            self.cf(CF_CLIENT_TIME),
-            keys::client_time(&r.client_id, record.time(), &id),
-            [],
-        );
-        batch.put_cf(self.cf(CF_PHONE), keys::phone(&phone, &id), []);
+        let time = record.time();
+        cfs.client_time.push((keys::client_time(&r.client_id, time, &id), Vec::new()));
+        cfs.phone
+            .push((keys::phone(&phone, &r.client_id, time, &id), vec![keys::kind_code(record)]));
         if let Some(deposit) = record.deposit_hash() {
-            batch.put_cf(self.cf(CF_DEPOSIT), keys::deposit(deposit, &id), []);
+            cfs.deposit.push((keys::deposit(deposit, &id), Vec::new()));
         }
-        let grant = match record {
-            Record::Consent { .. } => true,
-            Record::Withdraw { .. } => false,
-            Record::Call { .. } | Record::Message { .. } => return,
-        };
-        let key = keys::consent(&r.client_id, record.channel(), &phone, record.time(), &id);
-        batch.put_cf(self.cf(CF_CONSENT), key, [u8::from(grant)]);
     }
 
     /// The header of the block at `height`.
@@ -364,19 +374,23 @@ impl ChainStore {
         channel: Channel,
         phone: &str,
     ) -> Result<Vec<ConsentEvent>> {
-        let prefix = keys::consent_prefix(client_id, channel, &keys::phone_bytes(phone));
+        let prefix = keys::phone_client_prefix(&keys::phone_bytes(phone), client_id);
         let mut out = Vec::new();
-        let iter = self
-            .db
-            .iterator_cf(self.cf(CF_CONSENT), IteratorMode::From(&prefix, Direction::Forward));
+        let iter =
+            self.db.iterator_cf(self.cf(CF_PHONE), IteratorMode::From(&prefix, Direction::Forward));
         for item in iter {
             let (k, v) = item?;
             if !k.starts_with(&prefix) {
                 break;
             }
             let (time, tx_id) = keys::split_time_id(&k[prefix.len()..])
-                .ok_or_else(|| corrupt("consent key", "short"))?;
-            out.push(ConsentEvent { time, granted: v.first() == Some(&1), tx_id });
+                .ok_or_else(|| corrupt("phone index key", "short"))?;
+            let kind = v.first().copied().unwrap_or_default();
+            if let Some((c, granted)) = keys::consent_kind(kind) {
+                if c == channel {
+                    out.push(ConsentEvent { time, granted, tx_id });
+                }
+            }
         }
         Ok(out)
     }
@@ -412,7 +426,18 @@ impl ChainStore {
 
     /// Ids of the records about one phone hash, any client.
     pub fn records_by_phone(&self, phone: &str) -> Result<Vec<Hash>> {
-        self.ids_under(CF_PHONE, &keys::phone_bytes(phone))
+        let prefix = keys::phone_bytes(phone);
+        let mut out = Vec::new();
+        let iter =
+            self.db.iterator_cf(self.cf(CF_PHONE), IteratorMode::From(&prefix, Direction::Forward));
+        for item in iter {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) || k.len() < prefix.len() + 32 {
+                break;
+            }
+            out.push(Hash(k[k.len() - 32..].try_into().expect("32 bytes")));
+        }
+        Ok(out)
     }
 
     /// Ids of the records carrying one deposit hash.
@@ -442,6 +467,15 @@ impl ChainStore {
         }
         Ok(())
     }
+}
+
+/// A block's entries per column family, before sorting.
+#[derive(Default)]
+struct Sorted {
+    txs: Vec<(Vec<u8>, Vec<u8>)>,
+    client_time: Vec<(Vec<u8>, Vec<u8>)>,
+    phone: Vec<(Vec<u8>, Vec<u8>)>,
+    deposit: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
