@@ -302,10 +302,14 @@ impl Chain {
         let _guard = self.commit_lock.lock();
         certificate.verify(&block.header, &self.genesis)?;
         // A block checked on this head already need not be executed again: the head has not
-        // moved since (commits hold the lock) and the header hash covers every root.
+        // moved since (commits hold the lock), and the same header over the same transactions
+        // executes the same way.
         let hash = block.header.hash();
         let cached = self.checked.lock().take().filter(|c| {
-            c.block_hash == hash && block.header.prev_hash == self.state.read().head.hash
+            c.block_hash == hash
+                && block.header.prev_hash == self.state.read().head.hash
+                && c.exec.accepted.len() == block.txs.len()
+                && c.exec.accepted.iter().zip(&block.txs).all(|(a, b)| a.id() == b.id())
         });
         let (exec, frontier) = match cached {
             Some(c) => (c.exec, c.frontier),

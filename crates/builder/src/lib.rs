@@ -15,7 +15,6 @@
 mod chain;
 mod execute;
 mod pool;
-pub mod solo;
 
 pub use chain::{BlockError, Chain, ChainConfig, ChainError};
 pub use execute::{ClientView, ExecError};

@@ -1,8 +1,8 @@
 //! The builder's contract: what proposing, validating and committing accept and refuse.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use cunzheng_builder::{solo::SoloValidator, BlockError, Chain, ChainConfig, ChainError};
+use cunzheng_builder::{BlockError, Chain, ChainConfig, ChainError};
 use cunzheng_store::ChainStore;
 use cunzheng_types::{
     client_key::OperatorSecret, Block, Certificate, Channel, Genesis, Hash, OperatorAction, Record,
@@ -261,21 +261,4 @@ fn commit_refuses_a_certificate_without_quorum_and_changes_nothing() {
     assert!(matches!(f.chain.commit(&block, &cert), Err(ChainError::Certificate(_))));
     assert_eq!(f.chain.head().height, 1);
     assert_eq!(f.chain.pool_len(), 1);
-}
-
-#[tokio::test]
-async fn the_solo_validator_cuts_blocks_on_its_own() {
-    let f = fixture(ChainConfig {
-        block_interval: Duration::from_millis(20),
-        ..ChainConfig::default()
-    });
-    let producer = SoloValidator::start(f.chain.clone(), f.validator.clone());
-    let receipt = f.chain.submit(vec![f.register("c1", vec![Channel::Voice])]).unwrap();
-    let height =
-        tokio::time::timeout(Duration::from_secs(10), receipt).await.unwrap().unwrap().unwrap();
-    assert_eq!(height, 1);
-    let receipt = f.chain.submit((1..=5).map(|n| consent("c1", n)).collect()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), receipt).await.unwrap().unwrap().unwrap();
-    producer.stop();
-    assert_eq!(f.chain.head().frontier.size, 6);
 }

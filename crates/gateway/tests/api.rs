@@ -1,5 +1,6 @@
-//! The documented API through the real router, on a real RocksDB store and block producer:
-//! every row of the code table, the original document's quirks, and the chain reads.
+//! The documented API through the real router, on a real RocksDB store and a one-member
+//! Malachite consensus: every row of the code table, the original document's quirks, and the
+//! chain reads.
 
 use std::{sync::Arc, time::Duration};
 
@@ -8,7 +9,8 @@ use axum::{
     http::{Request, StatusCode},
     Router,
 };
-use cunzheng_builder::{solo::SoloValidator, Chain, ChainConfig};
+use cunzheng_builder::{Chain, ChainConfig};
+use cunzheng_consensus::{Consensus, EngineSettings};
 use cunzheng_gateway::{router, AppState, GatewayConfig, OperatorKeys};
 use cunzheng_store::ChainStore;
 use cunzheng_types::{
@@ -28,7 +30,7 @@ struct Node {
     app: Router,
     chain: Arc<Chain>,
     operator: OperatorKeys,
-    _producer: Option<SoloValidator>,
+    consensus: Option<Consensus>,
 }
 
 struct Setup {
@@ -69,24 +71,32 @@ impl Node {
             operator_key: operator.signing.verifying_key().into(),
         };
         let chain = Arc::new(
-            Chain::open(ChainStore::open(dir.path()).unwrap(), genesis, setup.chain).unwrap(),
+            Chain::open(ChainStore::open(&dir.path().join("chain")).unwrap(), genesis, setup.chain)
+                .unwrap(),
         );
 
-        // Clients are registered on a running producer, whatever the test then needs.
-        let producer = SoloValidator::start(chain.clone(), validator.clone());
+        // Clients are registered on a running consensus, whatever the test then needs.
         let node =
-            Node { _dir: dir, app: Router::new(), chain: chain.clone(), operator, _producer: None };
+            Node { _dir: dir, app: Router::new(), chain: chain.clone(), operator, consensus: None };
+        let mut node = Node { consensus: Some(node.start_consensus().await), ..node };
         node.register("c1", vec![Channel::Voice, Channel::Sms]).await;
         node.register("c2", vec![Channel::Voice, Channel::Sms]).await;
         node.register("sms-only", vec![Channel::Sms]).await;
-        let producer = if setup.producer {
-            Some(producer)
-        } else {
-            producer.stop();
-            None
-        };
+        if !setup.producer {
+            node.consensus.take().unwrap().stop().await;
+        }
         let state = AppState::new(chain, setup.gateway, Some(node.operator.clone()));
-        Node { app: router(state), _producer: producer, ..node }
+        Node { app: router(state), ..node }
+    }
+
+    /// The member decides blocks again after a stop; its write-ahead log is in the data dir.
+    async fn start_consensus(&self) -> Consensus {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let settings = EngineSettings {
+            idle_block_interval: Duration::from_millis(50),
+            ..EngineSettings::solo(self._dir.path().join("wal"))
+        };
+        Consensus::start(self.chain.clone(), &key, Some(key.clone()), settings).await.unwrap()
     }
 
     async fn operator_tx(&self, action: OperatorAction) {
@@ -345,7 +355,7 @@ async fn code_20002_not_committed_in_time_then_a_retry_succeeds() {
 
     // Blocks resume; the same call retried is acknowledged and stored once.
     let before = node.log_size();
-    let _producer = SoloValidator::start(node.chain.clone(), SigningKey::from_bytes(&[1; 32]));
+    let _consensus = node.start_consensus().await;
     assert_eq!(code(&node.post("/voice/add", body).await), 0);
     assert_eq!(node.log_size(), before + 3);
 }

@@ -16,6 +16,15 @@
 //! block_interval_ms = 100
 //! pool_capacity = 200000
 //!
+//! [consensus]
+//! moniker = "dev"                       # this member's name in logs
+//! listen = "/ip4/127.0.0.1/tcp/0"       # libp2p address for the other members (0: any port)
+//! peers = []                            # the other members, e.g. "/ip4/127.0.0.1/tcp/27002"
+//! propose_timeout_ms = 3000
+//! prevote_timeout_ms = 1000
+//! precommit_timeout_ms = 1000
+//! idle_block_ms = 2000                  # longest a proposer waits for transactions
+//!
 //! [keys]                         # relative paths are inside data_dir
 //! genesis = "genesis.json"
 //! validator_key = "validator.key"
@@ -31,6 +40,7 @@ use std::{
 
 use anyhow::Context;
 use cunzheng_builder::ChainConfig;
+use cunzheng_consensus::{EngineSettings, LinearTimeouts, Multiaddr};
 use cunzheng_gateway::GatewayConfig;
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +54,35 @@ pub struct Config {
     #[serde(default)]
     pub builder: BuilderConfig,
     #[serde(default)]
+    pub consensus: ConsensusSettings,
+    #[serde(default)]
     pub keys: KeysConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusSettings {
+    pub moniker: String,
+    pub listen: String,
+    pub peers: Vec<String>,
+    pub propose_timeout_ms: u64,
+    pub prevote_timeout_ms: u64,
+    pub precommit_timeout_ms: u64,
+    pub idle_block_ms: u64,
+}
+
+impl Default for ConsensusSettings {
+    fn default() -> Self {
+        ConsensusSettings {
+            moniker: "dev".into(),
+            listen: "/ip4/127.0.0.1/tcp/0".into(),
+            peers: Vec::new(),
+            propose_timeout_ms: 3000,
+            prevote_timeout_ms: 1000,
+            precommit_timeout_ms: 1000,
+            idle_block_ms: 2000,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -139,6 +177,7 @@ impl Config {
             data_dir: default_data_dir(),
             http: HttpConfig::default(),
             builder: BuilderConfig::default(),
+            consensus: ConsensusSettings::default(),
             keys: KeysConfig::default(),
         }
     }
@@ -168,6 +207,31 @@ impl Config {
             block_interval: Duration::from_millis(self.builder.block_interval_ms),
             pool_capacity: self.builder.pool_capacity,
         }
+    }
+
+    /// The engine's settings, with the write-ahead log inside the data directory.
+    pub fn engine_settings(&self) -> anyhow::Result<EngineSettings> {
+        let c = &self.consensus;
+        let addr = |a: &String| {
+            a.parse::<Multiaddr>()
+                .with_context(|| format!("consensus address {a:?} is not a multiaddr"))
+        };
+        let ms = Duration::from_millis;
+        let timeouts = LinearTimeouts {
+            propose: ms(c.propose_timeout_ms),
+            prevote: ms(c.prevote_timeout_ms),
+            precommit: ms(c.precommit_timeout_ms),
+            rebroadcast: ms(c.propose_timeout_ms + c.prevote_timeout_ms + c.precommit_timeout_ms),
+            ..LinearTimeouts::default()
+        };
+        Ok(EngineSettings {
+            moniker: c.moniker.clone(),
+            listen: addr(&c.listen)?,
+            peers: c.peers.iter().map(addr).collect::<anyhow::Result<_>>()?,
+            wal_dir: self.data_dir.join("wal"),
+            timeouts,
+            idle_block_interval: ms(c.idle_block_ms),
+        })
     }
 
     pub fn gateway_config(&self, admin_token: Option<String>) -> GatewayConfig {

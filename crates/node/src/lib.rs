@@ -1,4 +1,4 @@
-//! Wiring of a ledger node: configuration, keys, the chain store, the block producer and the
+//! Wiring of a ledger node: configuration, keys, the chain store, the consensus engine and the
 //! HTTP gateway, with a clean shutdown on SIGTERM or Ctrl-C.
 
 mod config;
@@ -8,7 +8,8 @@ mod keys;
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use cunzheng_builder::{solo::SoloValidator, Chain};
+use cunzheng_builder::Chain;
+use cunzheng_consensus::Consensus;
 use cunzheng_gateway::{router, AppState};
 use cunzheng_store::ChainStore;
 use cunzheng_types::Genesis;
@@ -48,7 +49,13 @@ pub async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
     if chain.genesis().validator(&validator.verifying_key().into()).is_none() {
         anyhow::bail!("the validator key is not in the genesis validator set");
     }
-    let producer = SoloValidator::start(chain.clone(), validator);
+    let consensus = Consensus::start(
+        chain.clone(),
+        &validator,
+        Some(validator.clone()),
+        config.engine_settings()?,
+    )
+    .await?;
 
     let listener = TcpListener::bind(&config.http.addr)
         .await
@@ -67,8 +74,8 @@ pub async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
         .await
         .context("http server")?;
 
-    info!(target: "node", "stopping block production");
-    producer.stop();
+    info!(target: "node", "stopping consensus");
+    consensus.stop().await;
     if let Err(e) = store.flush() {
         warn!(target: "node", error = %e, "flush at shutdown failed; the write-ahead log still holds every block");
     }

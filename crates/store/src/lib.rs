@@ -12,6 +12,7 @@
 //! | `idx_phone` | phone (16 bytes), client id, 0, time (u64 BE), tx id | record kind (1 byte) |
 //! | `idx_deposit` | deposit hash, 0, tx id | empty |
 //! | `clients` | client id | channels, sealed key, status |
+//! | `undecided` | height (u64 BE), header hash | a proposed block not yet decided (consensus) |
 //!
 //! The phone index doubles as the consent history: a subscriber's grants and withdrawals with
 //! one client are the entries under `phone, client id` whose kind is a consent or a
@@ -28,7 +29,8 @@ use std::{path::Path, sync::Arc};
 
 pub use bench::raw_batch_write;
 use cunzheng_types::{
-    merkle::Frontier, Block, BlockHeader, Certificate, Channel, Genesis, Hash, Transaction,
+    merkle::Frontier, Block, BlockHeader, Certificate, Channel, Genesis, Hash, SealedTx,
+    Transaction,
 };
 use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options,
@@ -46,8 +48,9 @@ const CF_CLIENT_TIME: &str = "idx_client_time";
 const CF_PHONE: &str = "idx_phone";
 const CF_DEPOSIT: &str = "idx_deposit";
 const CF_CLIENTS: &str = "clients";
+const CF_UNDECIDED: &str = "undecided";
 
-const ALL_CFS: [&str; 9] = [
+const ALL_CFS: [&str; 10] = [
     CF_META,
     CF_BLOCKS,
     CF_BLOCK_TXS,
@@ -57,6 +60,7 @@ const ALL_CFS: [&str; 9] = [
     CF_PHONE,
     CF_DEPOSIT,
     CF_CLIENTS,
+    CF_UNDECIDED,
 ];
 
 const KEY_HEAD: &[u8] = b"head";
@@ -244,6 +248,8 @@ impl ChainStore {
             frontier: c.frontier.clone(),
         };
         batch.put_cf(self.cf(CF_META), KEY_HEAD, postcard::to_allocvec(&head).expect("head"));
+        // Proposals for this height and below can never be decided now.
+        batch.delete_range_cf(self.cf(CF_UNDECIDED), [0u8; 8], (header.height + 1).to_be_bytes());
 
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
@@ -337,6 +343,59 @@ impl ChainStore {
             .get_pinned_cf(self.cf(CF_TXS), id.as_bytes())?
             .map(|b| postcard::from_bytes(&b).map_err(|e| corrupt("transaction", e)))
             .transpose()
+    }
+
+    /// The block at `height` with every transaction, as it was decided.
+    pub fn full_block(&self, height: u64) -> Result<Option<Block>> {
+        let Some(stored) = self.block(height)? else {
+            return Ok(None);
+        };
+        let cf = self.cf(CF_TXS);
+        let values =
+            self.db.batched_multi_get_cf(cf, stored.tx_ids.iter().map(|i| i.as_bytes()), false);
+        let mut txs = Vec::with_capacity(stored.tx_ids.len());
+        for (id, value) in stored.tx_ids.iter().zip(values) {
+            let value =
+                value?.ok_or_else(|| corrupt("block", format!("transaction {id} missing")))?;
+            let entry: TxEntry =
+                postcard::from_bytes(&value).map_err(|e| corrupt("transaction", e))?;
+            let tx =
+                SealedTx::from_canonical(entry.bytes).map_err(|e| corrupt("transaction", e))?;
+            if tx.id() != *id {
+                return Err(corrupt("transaction", format!("{id} holds another transaction")));
+            }
+            txs.push(Arc::new(tx));
+        }
+        Ok(Some(Block { header: stored.header, txs }))
+    }
+
+    /// Keeps a proposal that consensus may still decide, durably, so that a restart can
+    /// answer for it. Removed when a block at its height or above is committed.
+    pub fn put_undecided(&self, height: u64, hash: &Hash, bytes: &[u8]) -> Result<()> {
+        let mut key = height.to_be_bytes().to_vec();
+        key.extend_from_slice(hash.as_bytes());
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.put_cf_opt(self.cf(CF_UNDECIDED), key, bytes, &opts)?;
+        Ok(())
+    }
+
+    /// The proposals kept for `height`, by header hash.
+    pub fn undecided(&self, height: u64) -> Result<Vec<(Hash, Vec<u8>)>> {
+        let prefix = height.to_be_bytes();
+        let iter = self
+            .db
+            .iterator_cf(self.cf(CF_UNDECIDED), IteratorMode::From(&prefix, Direction::Forward));
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let hash = k[8..].try_into().map_err(|_| corrupt("undecided key", "not 40 bytes"))?;
+            out.push((Hash(hash), v.to_vec()));
+        }
+        Ok(out)
     }
 
     /// For each id, whether a committed block holds it.
