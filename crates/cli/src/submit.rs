@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::{bail, Context};
 use cunzheng_client::Client;
-use cunzheng_types::record::Endpoint;
+use cunzheng_types::{record::Endpoint, unix_now};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use tokio::{sync::Semaphore, task::JoinSet};
@@ -118,9 +118,13 @@ async fn send_with_retry(
     endpoint: Endpoint,
     list: &[Value],
 ) -> anyhow::Result<u32> {
+    // Every try carries the first try's timestamp: a withdrawal is identified by it, so a
+    // retry signed anew would store a second withdrawal if an earlier try was committed.
+    // The tries end well inside the server's time window.
+    let timestamp = unix_now();
     let mut delay = Duration::from_millis(100);
     for _ in 0..30 {
-        match client.deposit(endpoint, list).await {
+        match client.deposit_at(endpoint, list, timestamp).await {
             Ok(a) if a.code == 0 => return Ok(0),
             Ok(a) if RETRY.contains(&a.code) => {}
             Ok(a) => bail!("code {}: {}", a.code, a.msg),

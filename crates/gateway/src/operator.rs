@@ -6,16 +6,16 @@
 use std::sync::Arc;
 
 use axum::{
+    body::Bytes,
     extract::{Path, State},
     http::HeaderMap,
-    Json,
 };
 use cunzheng_types::{
     client_key::{generate_client_id, generate_client_key},
     tx::valid_client_id,
     unix_now_ms, Channel, OperatorAction, SealedTx, Transaction,
 };
-use serde::Deserialize;
+use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::json;
 use tracing::info;
 
@@ -54,6 +54,12 @@ fn operator<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a Operator
     state.operator.as_ref().ok_or(ApiError::Forbidden)
 }
 
+/// Parses a request body after the caller is known to be the operator, so that a stranger
+/// learns nothing from the answer and a bad body gets the API's JSON answer.
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadParam(format!("body: {e}")))
+}
+
 /// Submits one operator transaction and waits for its block.
 pub(crate) async fn commit_operator_tx(
     state: &AppState,
@@ -77,9 +83,10 @@ pub(crate) async fn commit_operator_tx(
 pub async fn create_client(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Json(req): Json<NewClient>,
+    bytes: Bytes,
 ) -> Result<Answer, ApiError> {
     let keys = operator(&state, &headers)?;
+    let req: NewClient = body(&bytes)?;
     let client_id = req.client_id.unwrap_or_else(generate_client_id);
     if !valid_client_id(&client_id) {
         return Err(ApiError::BadParam("client_id: expected 1 to 64 of [0-9A-Za-z_-]".into()));
@@ -114,9 +121,10 @@ pub async fn suspend_client(
     State(state): State<Arc<AppState>>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
-    Json(req): Json<Suspension>,
+    bytes: Bytes,
 ) -> Result<Answer, ApiError> {
     let keys = operator(&state, &headers)?;
+    let req: Suspension = body(&bytes)?;
     state.chain.client(&client_id).ok_or(ApiError::NotFound)?;
     let height = commit_operator_tx(
         &state,

@@ -540,3 +540,21 @@ async fn the_operator_registers_a_client_whose_credentials_work() {
     let (status, _) = node.send(create(Some(ADMIN))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "an id is registered once");
 }
+
+#[tokio::test]
+async fn operator_bodies_are_checked_after_the_token_and_answered_in_json() {
+    let node = Node::start(Setup::default()).await;
+    let post = |auth: &str, body: &str| {
+        Request::post("/v1/operator/clients")
+            .header("authorization", format!("Bearer {auth}"))
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let (status, answer) = node.send(post("wrong", "not json")).await;
+    assert_eq!((status, code(&answer)), (StatusCode::FORBIDDEN, 10011));
+    let (status, answer) = node.send(post(ADMIN, "not json")).await;
+    assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, 10003), "{answer}");
+    assert!(answer["msg"].as_str().unwrap().starts_with("body:"), "{answer}");
+    let (_, answer) = node.send(post(ADMIN, r#"{"channels": ["fax"]}"#)).await;
+    assert_eq!(code(&answer), 10003, "{answer}");
+}

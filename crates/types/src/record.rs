@@ -337,8 +337,9 @@ pub fn parse_unix_seconds(v: &Value) -> Option<u64> {
     const RANGE: std::ops::RangeInclusive<u64> = 1_000_000_000..=9_999_999_999;
     match v {
         Value::Number(n) => n.as_u64().filter(|t| RANGE.contains(t)),
+        // The same range as the integer form: "0604339389" is not a 10-digit time.
         Value::String(s) if s.len() == 10 && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().ok()
+            s.parse().ok().filter(|t| RANGE.contains(t))
         }
         _ => None,
     }
@@ -388,6 +389,16 @@ mod tests {
         assert_eq!(e.to_string(), "list[3]: expected an object");
         let e = parse("/sms/add", json!({"deposit_hash": "a", "sign_time": NOW})).unwrap_err();
         assert_eq!(e.to_string(), "list[3].phone: missing");
+    }
+
+    #[test]
+    fn a_time_string_obeys_the_integer_forms_range() {
+        let e = parse(
+            "/sms/add",
+            json!({"phone": PHONE, "deposit_hash": "a", "sign_time": "0604339389"}),
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "list[3].sign_time: expected 10-digit Unix seconds");
     }
 
     #[test]
