@@ -2,7 +2,7 @@
 
 use std::{
     collections::HashSet,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -13,7 +13,7 @@ use cunzheng_types::{
 };
 use ed25519_dalek::VerifyingKey;
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::{
@@ -112,6 +112,8 @@ pub struct Chain {
     /// committing it does not execute it again.
     checked: Mutex<Option<Checked>>,
     height: watch::Sender<u64>,
+    /// Where new transactions go to reach the other members.
+    gossip: OnceLock<mpsc::Sender<Vec<Arc<SealedTx>>>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -148,6 +150,7 @@ impl Chain {
             commit_lock: Mutex::new(()),
             checked: Mutex::new(None),
             height,
+            gossip: OnceLock::new(),
         })
     }
 
@@ -184,8 +187,30 @@ impl Chain {
     /// Queues a call's transactions, all or none. The receipt resolves once every one of them
     /// is in a committed block.
     pub fn submit(&self, txs: Vec<Arc<SealedTx>>) -> Result<Receipt, ChainError> {
-        let receipt = self.pool.submit(txs, |ids| self.store.contains(ids))??;
-        Ok(receipt)
+        let submitted = self.pool.submit(txs, |ids| self.store.contains(ids))??;
+        if !submitted.added.is_empty() {
+            if let Some(gossip) = self.gossip.get() {
+                // The other members learn of the call's new transactions, so whoever proposes
+                // next can include them. A full outbound queue only delays them: they stay
+                // here until a block of this member's holds them.
+                if gossip.try_send(submitted.added).is_err() {
+                    debug!(target: "builder", "gossip queue full; transactions wait for this member's turn");
+                }
+            }
+        }
+        Ok(submitted.receipt)
+    }
+
+    /// Sends the transactions of every later call to `gossip`, once.
+    pub fn set_gossip(&self, gossip: mpsc::Sender<Vec<Arc<SealedTx>>>) {
+        let _ = self.gossip.set(gossip);
+    }
+
+    /// Pools transactions another member gossiped, without passing them on again. Returns how
+    /// many were new here.
+    pub fn add_gossiped(&self, txs: Vec<Arc<SealedTx>>) -> Result<usize, ChainError> {
+        let submitted = self.pool.submit(txs, |ids| self.store.contains(ids))??;
+        Ok(submitted.added.len())
     }
 
     /// Blocks until a block is worth proposing or `deadline` passes; returns the pending count.

@@ -34,6 +34,13 @@ pub struct Rejected {
 /// are committed, or with the reason one of them was dropped.
 pub type Receipt = oneshot::Receiver<Result<u64, Rejected>>;
 
+/// A call accepted into the pool.
+pub(crate) struct Submitted {
+    pub receipt: Receipt,
+    /// The call's transactions that the pool did not hold and no committed block holds.
+    pub added: Vec<Arc<SealedTx>>,
+}
+
 /// Tracks one call's transactions.
 struct Waiter {
     remaining: AtomicUsize,
@@ -112,7 +119,7 @@ impl Pool {
         &self,
         txs: Vec<Arc<SealedTx>>,
         committed: impl FnOnce(&[Hash]) -> Result<Vec<bool>, E>,
-    ) -> Result<Result<Receipt, PoolFull>, E> {
+    ) -> Result<Result<Submitted, PoolFull>, E> {
         let (send, receipt) = oneshot::channel();
         let mut inner = self.inner.lock();
 
@@ -147,7 +154,7 @@ impl Pool {
         if waiting == 0 {
             // Everything is committed already.
             let _ = send.send(Ok(0));
-            return Ok(Ok(receipt));
+            return Ok(Ok(Submitted { receipt, added: Vec::new() }));
         }
         *waiter.done.lock() = Some(send);
 
@@ -155,13 +162,14 @@ impl Pool {
             inner.entries.get_mut(&id).expect("checked above").waiters.push(waiter.clone());
         }
         let arrived = Instant::now();
-        for tx in new {
+        for tx in &new {
             inner.order.push_back(tx.id());
-            inner.entries.insert(tx.id(), Entry { tx, waiters: vec![waiter.clone()], arrived });
+            let entry = Entry { tx: tx.clone(), waiters: vec![waiter.clone()], arrived };
+            inner.entries.insert(tx.id(), entry);
         }
         drop(inner);
         self.arrived.notify_all();
-        Ok(Ok(receipt))
+        Ok(Ok(Submitted { receipt, added: new }))
     }
 
     /// Up to `max` pending transactions in arrival order, left in the pool.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod keys;
 mod operator;
 mod submit;
 
@@ -22,6 +23,10 @@ enum Command {
     Submit(submit::Args),
     /// Drive concurrent clients against a node and report records/s and call latency.
     Bench(bench::Args),
+    /// Write a new member or operator key and print its public key.
+    Keygen(keys::KeygenArgs),
+    /// Build genesis.json from the members' public keys and the operator's.
+    Genesis(keys::GenesisArgs),
     /// Operator actions on enterprise clients.
     #[command(subcommand)]
     Client(operator::Command),
@@ -69,6 +74,8 @@ fn main() -> anyhow::Result<()> {
             Command::Submit(args) => submit::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Client(cmd) => operator::run(cmd).await,
+            Command::Keygen(args) => keys::keygen(&args),
+            Command::Genesis(args) => keys::genesis(&args),
         }
     })
 }

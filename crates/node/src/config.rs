@@ -24,13 +24,17 @@
 //! prevote_timeout_ms = 1000
 //! precommit_timeout_ms = 1000
 //! idle_block_ms = 2000                  # longest a proposer waits for transactions
+//! gossip_listen = "/ip4/127.0.0.1/tcp/27101"   # transaction gossip; absent: none
+//! gossip_peers = []                     # the other members', each ending in /p2p/<peer id>
 //!
-//! [keys]                         # relative paths are inside data_dir
+//! [keys]       # relative paths: beside the configuration file (--dev: inside data_dir)
 //! genesis = "genesis.json"
-//! validator_key = "validator.key"
+//! validator_key = "validator.key"      # absent: a full node, which votes on nothing
+//! node_key = "node.key"                # a full node's libp2p identity, made on first start
 //! operator_key = "operator.key"        # operator nodes only
 //! operator_secret = "operator.secret"  # operator nodes only
 //! admin_token = "admin.token"          # opens the operator endpoints
+//! demo_credentials = "demo.json"       # operator nodes: register this client if missing
 //! ```
 
 use std::{
@@ -57,6 +61,10 @@ pub struct Config {
     pub consensus: ConsensusSettings,
     #[serde(default)]
     pub keys: KeysConfig,
+    /// Where relative key paths resolve: the configuration file's folder, or the data
+    /// directory for the dev node.
+    #[serde(skip)]
+    pub key_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -69,6 +77,8 @@ pub struct ConsensusSettings {
     pub prevote_timeout_ms: u64,
     pub precommit_timeout_ms: u64,
     pub idle_block_ms: u64,
+    pub gossip_listen: Option<String>,
+    pub gossip_peers: Vec<String>,
 }
 
 impl Default for ConsensusSettings {
@@ -81,6 +91,8 @@ impl Default for ConsensusSettings {
             prevote_timeout_ms: 1000,
             precommit_timeout_ms: 1000,
             idle_block_ms: 2000,
+            gossip_listen: None,
+            gossip_peers: Vec::new(),
         }
     }
 }
@@ -108,10 +120,12 @@ pub struct BuilderConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct KeysConfig {
     pub genesis: PathBuf,
-    pub validator_key: PathBuf,
+    pub validator_key: Option<PathBuf>,
+    pub node_key: Option<PathBuf>,
     pub operator_key: Option<PathBuf>,
     pub operator_secret: Option<PathBuf>,
     pub admin_token: Option<PathBuf>,
+    pub demo_credentials: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -147,10 +161,12 @@ impl Default for KeysConfig {
     fn default() -> Self {
         KeysConfig {
             genesis: "genesis.json".into(),
-            validator_key: "validator.key".into(),
+            validator_key: Some("validator.key".into()),
+            node_key: None,
             operator_key: Some("operator.key".into()),
             operator_secret: Some("operator.secret".into()),
             admin_token: Some("admin.token".into()),
+            demo_credentials: None,
         }
     }
 }
@@ -162,12 +178,12 @@ impl Config {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        // A relative data directory is relative to the configuration file.
+        // A relative data directory and relative key paths are relative to the file.
+        let parent = path.parent().unwrap_or(Path::new("")).to_owned();
         if config.data_dir.is_relative() {
-            if let Some(parent) = path.parent() {
-                config.data_dir = parent.join(&config.data_dir);
-            }
+            config.data_dir = parent.join(&config.data_dir);
         }
+        config.key_dir = Some(parent);
         Ok(config)
     }
 
@@ -179,6 +195,7 @@ impl Config {
             builder: BuilderConfig::default(),
             consensus: ConsensusSettings::default(),
             keys: KeysConfig::default(),
+            key_dir: None,
         }
     }
 
@@ -192,12 +209,13 @@ impl Config {
         self
     }
 
-    /// A path of the configuration, relative paths resolved inside the data directory.
+    /// A key path of the configuration, a relative one resolved beside the configuration
+    /// file (inside the data directory for the dev node).
     pub fn path(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_owned()
         } else {
-            self.data_dir.join(p)
+            self.key_dir.as_ref().unwrap_or(&self.data_dir).join(p)
         }
     }
 
@@ -232,6 +250,17 @@ impl Config {
             timeouts,
             idle_block_interval: ms(c.idle_block_ms),
         })
+    }
+
+    /// The gossip swarm's settings, when this node gossips transactions.
+    pub fn gossip_addresses(&self) -> anyhow::Result<Option<(Multiaddr, Vec<Multiaddr>)>> {
+        let c = &self.consensus;
+        let Some(listen) = &c.gossip_listen else { return Ok(None) };
+        let addr = |a: &String| {
+            a.parse::<Multiaddr>()
+                .with_context(|| format!("gossip address {a:?} is not a multiaddr"))
+        };
+        Ok(Some((addr(listen)?, c.gossip_peers.iter().map(addr).collect::<anyhow::Result<_>>()?)))
     }
 
     pub fn gateway_config(&self, admin_token: Option<String>) -> GatewayConfig {

@@ -39,7 +39,8 @@ pub fn prepare(config: &Config) -> anyhow::Result<()> {
     let mut admin = [0u8; 24];
     OsRng.fill_bytes(&mut admin);
 
-    write_secret(&config.path(&config.keys.validator_key), &hex::encode(validator.to_bytes()))?;
+    let validator_path = config.keys.validator_key.as_ref().context("the dev node votes")?;
+    write_secret(&config.path(validator_path), &hex::encode(validator.to_bytes()))?;
     let paths = (&config.keys.operator_key, &config.keys.operator_secret, &config.keys.admin_token);
     let (Some(op_key), Some(op_secret), Some(admin_path)) = paths else {
         anyhow::bail!("the dev node needs operator_key, operator_secret and admin_token paths");
@@ -64,6 +65,37 @@ pub fn prepare(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Registers `client_id` on voice and SMS with `client_key` unless the chain has it. Another
+/// operator node registering it first is as good.
+pub async fn ensure_client(
+    chain: &Arc<Chain>,
+    operator: &OperatorKeys,
+    client_id: &str,
+    client_key: &str,
+    wait: Duration,
+) -> anyhow::Result<()> {
+    if chain.client(client_id).is_some() {
+        return Ok(());
+    }
+    let (key_nonce, key_ciphertext) = operator.secret.seal(client_id, client_key);
+    let action = OperatorAction::RegisterClient {
+        client_id: client_id.into(),
+        channels: vec![Channel::Voice, Channel::Sms],
+        key_nonce,
+        key_ciphertext,
+    };
+    let tx = Transaction::Operator(action.sign(&operator.signing, unix_now_ms()));
+    let receipt = chain.submit(vec![Arc::new(SealedTx::new(tx))])?;
+    let committed = tokio::time::timeout(wait, receipt)
+        .await
+        .with_context(|| format!("the registration of {client_id} was not committed"))??;
+    if let Err(rejected) = committed {
+        anyhow::ensure!(chain.client(client_id).is_some(), "registering {client_id}: {rejected}");
+    }
+    info!(target: "node", client_id, "demo client registered");
+    Ok(())
+}
+
 /// Registers the demo client on voice and SMS if the chain lacks it, and writes its
 /// credentials with this run's API address.
 pub async fn ensure_demo_client(
@@ -79,19 +111,7 @@ pub async fn ensure_demo_client(
             .context("the demo client's key does not open with this operator secret")?,
         None => {
             let key = generate_client_key();
-            let (key_nonce, key_ciphertext) = operator.secret.seal(DEMO_CLIENT, &key);
-            let action = OperatorAction::RegisterClient {
-                client_id: DEMO_CLIENT.into(),
-                channels: vec![Channel::Voice, Channel::Sms],
-                key_nonce,
-                key_ciphertext,
-            };
-            let tx = Transaction::Operator(action.sign(&operator.signing, unix_now_ms()));
-            let receipt = chain.submit(vec![Arc::new(SealedTx::new(tx))])?;
-            tokio::time::timeout(Duration::from_secs(30), receipt)
-                .await
-                .context("the demo client's registration was not committed")???;
-            info!(target: "node", client_id = DEMO_CLIENT, "demo client registered");
+            ensure_client(chain, operator, DEMO_CLIENT, &key, Duration::from_secs(30)).await?;
             key
         }
     };
@@ -105,4 +125,12 @@ pub async fn ensure_demo_client(
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     info!(target: "node", path = %path.display(), api = %creds.api, "dev credentials written");
     Ok(())
+}
+
+/// Reads a credentials file (`client_id`, `client_key`, `api`).
+pub fn read_credentials(path: &std::path::Path) -> anyhow::Result<(String, String)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let c: Credentials =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    Ok((c.client_id, c.client_key))
 }

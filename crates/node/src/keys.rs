@@ -35,6 +35,19 @@ pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     Ok(SigningKey::from_bytes(&read_32(path)?))
 }
 
+/// A full node's libp2p identity: the configured key file, made on first start.
+pub fn node_key(config: &Config) -> anyhow::Result<SigningKey> {
+    let path = match &config.keys.node_key {
+        Some(p) => config.path(p),
+        None => config.data_dir.join("node.key"),
+    };
+    if !path.exists() {
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        write_secret(&path, &hex::encode(key.to_bytes()))?;
+    }
+    read_signing_key(&path)
+}
+
 /// The operator keys, when this node is one of the operator's.
 pub fn read_operator(config: &Config) -> anyhow::Result<Option<OperatorKeys>> {
     let (Some(key), Some(secret)) = (&config.keys.operator_key, &config.keys.operator_secret)

@@ -9,8 +9,9 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use cunzheng_builder::Chain;
-use cunzheng_consensus::Consensus;
+use cunzheng_consensus::{Consensus, Multiaddr};
 use cunzheng_gateway::{router, AppState};
+use cunzheng_p2p::{Gossip, GossipConfig, PeerId};
 use cunzheng_store::ChainStore;
 use cunzheng_types::Genesis;
 use tokio::net::TcpListener;
@@ -39,34 +40,60 @@ pub async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
             .with_context(|| format!("reading {}", genesis_path.display()))?,
     )
     .with_context(|| format!("parsing {}", genesis_path.display()))?;
-    let validator = keys::read_signing_key(&config.path(&config.keys.validator_key))?;
+    let validator = match &config.keys.validator_key {
+        Some(path) => Some(keys::read_signing_key(&config.path(path))?),
+        None => None,
+    };
     let operator = keys::read_operator(&config)?;
     let admin_token = keys::read_admin_token(&config)?;
 
     let store = ChainStore::open(&config.data_dir.join("chain"))
         .with_context(|| format!("opening the chain store in {}", config.data_dir.display()))?;
     let chain = Arc::new(Chain::open(store.clone(), genesis, config.chain_config())?);
-    if chain.genesis().validator(&validator.verifying_key().into()).is_none() {
-        anyhow::bail!("the validator key is not in the genesis validator set");
-    }
-    let consensus = Consensus::start(
-        chain.clone(),
-        &validator,
-        Some(validator.clone()),
-        config.engine_settings()?,
-    )
-    .await?;
+
+    // A member's libp2p identity is its validator key; a full node has a key of its own.
+    let node_key = match &validator {
+        Some(k) => k.clone(),
+        None => keys::node_key(&config)?,
+    };
+    let role = if validator.is_some() { "member" } else { "full node" };
+    let consensus =
+        Consensus::start(chain.clone(), &node_key, validator, config.engine_settings()?).await?;
+    let gossip = match config.gossip_addresses()? {
+        Some((listen, peers)) => {
+            let gossip = GossipConfig {
+                members: members(chain.genesis(), &peers),
+                listen,
+                peers,
+                chain_id: chain.genesis().chain_id.clone(),
+            };
+            Some(Gossip::start(chain.clone(), &node_key, gossip)?)
+        }
+        None => None,
+    };
 
     let listener = TcpListener::bind(&config.http.addr)
         .await
         .with_context(|| format!("binding {}", config.http.addr))?;
     let addr: SocketAddr = listener.local_addr()?;
     let state = AppState::new(chain.clone(), config.gateway_config(admin_token), operator.clone());
-    info!(target: "node", %addr, chain_id = %chain.genesis().chain_id, height = chain.head().height, "serving http");
+    info!(target: "node", %addr, role, chain_id = %chain.genesis().chain_id, height = chain.head().height, "serving http");
 
     if dev {
         let operator = operator.context("the dev node needs the operator keys")?;
         dev::ensure_demo_client(&config, &chain, &operator, addr).await?;
+    } else if let (Some(path), Some(operator)) = (&config.keys.demo_credentials, operator) {
+        // The consortium may still be gathering: register in the background until it decides.
+        let (client_id, client_key) = dev::read_credentials(&config.path(path))?;
+        let chain = chain.clone();
+        tokio::spawn(async move {
+            let wait = std::time::Duration::from_secs(10);
+            while let Err(e) =
+                dev::ensure_client(&chain, &operator, &client_id, &client_key, wait).await
+            {
+                warn!(target: "node", client_id, error = %e, "demo client not registered yet; retrying");
+            }
+        });
     }
 
     axum::serve(listener, router(state))
@@ -75,12 +102,29 @@ pub async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
         .context("http server")?;
 
     info!(target: "node", "stopping consensus");
+    if let Some(g) = gossip {
+        g.stop();
+    }
     consensus.stop().await;
     if let Err(e) = store.flush() {
         warn!(target: "node", error = %e, "flush at shutdown failed; the write-ahead log still holds every block");
     }
     info!(target: "node", height = chain.head().height, "stopped");
     Ok(())
+}
+
+/// The peers allowed to gossip: every genesis member, and any peer configured by hand.
+fn members(genesis: &Genesis, peers: &[Multiaddr]) -> Vec<PeerId> {
+    let configured = peers.iter().filter_map(|a| match a.iter().last() {
+        Some(cunzheng_p2p::Protocol::P2p(p)) => Some(p),
+        _ => None,
+    });
+    genesis
+        .validators
+        .iter()
+        .filter_map(|v| cunzheng_p2p::peer_id(&v.public_key.0))
+        .chain(configured)
+        .collect()
 }
 
 async fn shutdown_signal() {

@@ -16,7 +16,8 @@
 //!
 //! The phone index doubles as the consent history: a subscriber's grants and withdrawals with
 //! one client are the entries under `phone, client id` whose kind is a consent or a
-//! withdrawal, in time order. A consent record thus costs four keys, a call three.
+//! withdrawal, in time order. A consent, call or SMS record thus costs four keys (`txs`,
+//! `idx_client_time`, `idx_phone`, `idx_deposit`), a withdrawal three (it has no deposit hash).
 //!
 //! A decided block is written in one atomic, synced write batch together with the new head,
 //! so reopening after a crash at any point yields the last whole block and nothing of a
