@@ -179,3 +179,292 @@ pub async fn missing(client: &Client, ids: Vec<Hash>, workers: usize) -> anyhow:
     }
     Ok(out)
 }
+
+/// A free loopback TCP port (bound and released; the node binds it again at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One member's addresses and identity in a [`Consortium`].
+#[derive(Clone, Debug)]
+pub struct MemberSpec {
+    pub name: String,
+    pub key: ed25519_dalek::SigningKey,
+    pub http: u16,
+    pub consensus: u16,
+    pub gossip: u16,
+}
+
+impl MemberSpec {
+    fn new(name: &str, key: ed25519_dalek::SigningKey) -> Self {
+        MemberSpec {
+            name: name.into(),
+            key,
+            http: free_port(),
+            consensus: free_port(),
+            gossip: free_port(),
+        }
+    }
+
+    pub fn peer_id(&self) -> String {
+        peer_id(&self.key)
+    }
+
+    pub fn api(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http)
+    }
+}
+
+/// The libp2p peer id of an ed25519 key, as `cunzheng keygen` prints it.
+pub fn peer_id(key: &ed25519_dalek::SigningKey) -> String {
+    cunzheng_p2p::peer_id(key.verifying_key().as_bytes()).expect("an ed25519 key").to_string()
+}
+
+/// Settings of a [`Consortium`] beyond its members.
+#[derive(Clone, Debug)]
+pub struct ConsortiumOptions {
+    /// How long a gateway waits for a call's block before answering 20002.
+    pub commit_timeout_ms: u64,
+    /// Full nodes that every member accepts as a peer (started later, by the test).
+    pub full_nodes: usize,
+}
+
+impl Default for ConsortiumOptions {
+    fn default() -> Self {
+        ConsortiumOptions { commit_timeout_ms: 10_000, full_nodes: 0 }
+    }
+}
+
+/// A consortium of `cunzheng-node` processes on loopback: members 1 and 2 are the operator's
+/// (they take enterprise calls and register the demo client), the rest vote and store.
+pub struct Consortium {
+    pub dir: PathBuf,
+    pub members: Vec<MemberSpec>,
+    pub full_nodes: Vec<MemberSpec>,
+    pub genesis: Genesis,
+    pub demo: Credentials,
+    nodes: Vec<Option<Child>>,
+}
+
+impl Consortium {
+    /// Writes keys, genesis and one configuration per node into `dir`; starts nothing.
+    pub fn new(dir: &Path, members: usize, options: ConsortiumOptions) -> anyhow::Result<Self> {
+        use ed25519_dalek::SigningKey;
+        use rand::rngs::OsRng;
+
+        let names = ["operator-1", "operator-2", "carrier", "regulator", "notary", "m6", "m7"];
+        let members: Vec<MemberSpec> = (0..members)
+            .map(|i| MemberSpec::new(names[i], SigningKey::generate(&mut OsRng)))
+            .collect();
+        let full_nodes: Vec<MemberSpec> = (0..options.full_nodes)
+            .map(|i| MemberSpec::new(&format!("full{i}"), SigningKey::generate(&mut OsRng)))
+            .collect();
+        let operator = SigningKey::generate(&mut OsRng);
+        let genesis = Genesis {
+            chain_id: "cunzheng-e2e".into(),
+            genesis_time: cunzheng_types::unix_now_ms(),
+            validators: members
+                .iter()
+                .map(|m| cunzheng_types::Validator {
+                    name: m.name.clone(),
+                    public_key: m.key.verifying_key().into(),
+                    power: 1,
+                })
+                .collect(),
+            operator_key: operator.verifying_key().into(),
+        };
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("genesis.json"), serde_json::to_vec_pretty(&genesis)?)?;
+        std::fs::write(dir.join("operator.key"), hex::encode(operator.to_bytes()))?;
+        std::fs::write(dir.join("operator.secret"), hex::encode(rand::random::<[u8; 32]>()))?;
+        std::fs::write(dir.join("admin.token"), hex::encode(rand::random::<[u8; 16]>()))?;
+        let demo = Credentials {
+            client_id: "demo".into(),
+            client_key: hex::encode(rand::random::<[u8; 16]>()),
+            api: members[0].api(),
+        };
+        std::fs::write(dir.join("demo.json"), serde_json::to_vec_pretty(&demo)?)?;
+
+        let all: Vec<&MemberSpec> = members.iter().chain(&full_nodes).collect();
+        for (i, m) in all.iter().enumerate() {
+            let member = i < members.len();
+            let others = |port: fn(&MemberSpec) -> u16, with_full: bool| {
+                all.iter()
+                    .enumerate()
+                    .filter(|(j, o)| {
+                        *j != i && (with_full || *j < members.len()) && o.name != m.name
+                    })
+                    .map(|(_, o)| format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{}\"", port(o), o.peer_id()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            std::fs::write(dir.join(format!("{}.key", m.name)), hex::encode(m.key.to_bytes()))?;
+            let mut toml = format!(
+                "data_dir = \"{name}\"\n\n[http]\naddr = \"127.0.0.1:{http}\"\ncommit_timeout_ms = {timeout}\n\n\
+                 [consensus]\nmoniker = \"{name}\"\nlisten = \"/ip4/127.0.0.1/tcp/{cons}\"\npeers = [{peers}]\n\
+                 propose_timeout_ms = 1500\nidle_block_ms = 500\n",
+                name = m.name,
+                http = m.http,
+                timeout = options.commit_timeout_ms,
+                cons = m.consensus,
+                peers = others(|o| o.consensus, true),
+            );
+            if member {
+                toml += &format!(
+                    "gossip_listen = \"/ip4/127.0.0.1/tcp/{}\"\ngossip_peers = [{}]\n",
+                    m.gossip,
+                    others(|o| o.gossip, false)
+                );
+            }
+            toml += "\n[keys]\ngenesis = \"genesis.json\"\n";
+            if member {
+                toml += &format!("validator_key = \"{}.key\"\n", m.name);
+            } else {
+                toml += &format!("node_key = \"{}.key\"\n", m.name);
+            }
+            if i < 2 {
+                toml += "operator_key = \"operator.key\"\noperator_secret = \"operator.secret\"\n\
+                         admin_token = \"admin.token\"\ndemo_credentials = \"demo.json\"\n";
+            }
+            std::fs::write(dir.join(format!("{}.toml", m.name)), toml)?;
+        }
+        let nodes = all.iter().map(|_| None).collect();
+        Ok(Consortium { dir: dir.to_owned(), members, full_nodes, genesis, demo, nodes })
+    }
+
+    /// A configuration for a node with a fresh key that no member knows, pointed at every
+    /// member; as a validator when `votes`. Returns its path and its HTTP address.
+    pub fn stranger(&self, name: &str, votes: bool) -> anyhow::Result<(PathBuf, String)> {
+        let spec =
+            MemberSpec::new(name, ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng));
+        std::fs::write(self.dir.join(format!("{name}.key")), hex::encode(spec.key.to_bytes()))?;
+        let peers: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{}\"", m.consensus, m.peer_id()))
+            .collect();
+        let key = if votes { "validator_key" } else { "node_key" };
+        let toml = format!(
+            "data_dir = \"{name}\"\n[http]\naddr = \"127.0.0.1:{}\"\n[consensus]\nmoniker = \"{name}\"\n\
+             listen = \"/ip4/127.0.0.1/tcp/{}\"\npeers = [{}]\n[keys]\ngenesis = \"genesis.json\"\n{key} = \"{name}.key\"\n",
+            spec.http,
+            spec.consensus,
+            peers.join(", ")
+        );
+        let path = self.dir.join(format!("{name}.toml"));
+        std::fs::write(&path, toml)?;
+        Ok((path, spec.api()))
+    }
+
+    fn spec(&self, i: usize) -> &MemberSpec {
+        self.members.iter().chain(&self.full_nodes).nth(i).expect("a node of this consortium")
+    }
+
+    /// Node `i` (members first, then full nodes), as a process.
+    pub fn start(&mut self, i: usize) -> anyhow::Result<()> {
+        let name = self.spec(i).name.clone();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{name}.log")))?;
+        let child = Command::new(bin("cunzheng-node"))
+            .arg("--config")
+            .arg(self.dir.join(format!("{name}.toml")))
+            .env(
+                "RUST_LOG",
+                "info,arc_malachitebft_core_consensus=warn,arc_malachitebft_engine=warn,arc_malachitebft_network=warn,arc_malachitebft_discovery=warn,arc_malachitebft_sync=warn",
+            )
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting cunzheng-node")?;
+        self.nodes[i] = Some(child);
+        Ok(())
+    }
+
+    pub fn start_members(&mut self) -> anyhow::Result<()> {
+        (0..self.members.len()).try_for_each(|i| self.start(i))
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The node's exit status, if it has exited.
+    pub fn exited(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        self.nodes[i].as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{}.log", self.spec(i).name)))
+            .unwrap_or_default()
+    }
+
+    /// The demo enterprise's client against node `i`'s gateway.
+    pub fn client(&self, i: usize) -> Client {
+        Client::new(&self.spec(i).api(), &self.demo.client_id, &self.demo.client_key)
+    }
+
+    /// Node `i`'s head height and block hash, or none while it does not answer.
+    pub async fn head(&self, i: usize) -> Option<(u64, String)> {
+        let s = self.client(i).status().await.ok()?;
+        Some((s.data["height"].as_u64()?, s.data["block_hash"].as_str()?.to_owned()))
+    }
+
+    /// Waits until node `i` has decided height `height`.
+    pub async fn wait_height(&self, i: usize, height: u64, within: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.head(i).await.is_some_and(|(h, _)| h >= height) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let log = self.log(i);
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                bail!(
+                    "node {} did not reach height {height} within {within:?}; its log ends:\n{}",
+                    self.spec(i).name,
+                    tail.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the demo client is registered and answers through node `i`.
+    pub async fn wait_ready(&self, i: usize, within: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        let probe = Hash([0; 32]);
+        loop {
+            // An unknown id answers 404 once the client exists, 10002 before.
+            if matches!(self.client(i).tx(&probe).await, Ok(None)) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the demo client was not registered within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The block hash each of `nodes` holds at `height`.
+    pub async fn block_hashes(&self, nodes: &[usize], height: u64) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for &i in nodes {
+            let b = self.client(i).block(height).await?.context("block not found")?;
+            out.push(b.data["hash"].as_str().context("block hash")?.to_owned());
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Consortium {
+    fn drop(&mut self) {
+        (0..self.nodes.len()).for_each(|i| self.kill(i));
+    }
+}

@@ -111,6 +111,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Longest a call is retried with its first timestamp.
+const RETRY_WINDOW_SECS: u64 = 240;
+
 /// Sends one call, retrying while the answer says a retry is safe. Returns the final code;
 /// a refusal other than those is returned with its message.
 async fn send_with_retry(
@@ -120,10 +123,13 @@ async fn send_with_retry(
 ) -> anyhow::Result<u32> {
     // Every try carries the first try's timestamp: a withdrawal is identified by it, so a
     // retry signed anew would store a second withdrawal if an earlier try was committed.
-    // The tries end well inside the server's time window.
+    // Tries stop while that timestamp is still inside the server's window (300 s).
     let timestamp = unix_now();
     let mut delay = Duration::from_millis(100);
     for _ in 0..30 {
+        if unix_now().saturating_sub(timestamp) > RETRY_WINDOW_SECS {
+            break;
+        }
         match client.deposit_at(endpoint, list, timestamp).await {
             Ok(a) if a.code == 0 => return Ok(0),
             Ok(a) if RETRY.contains(&a.code) => {}
@@ -134,7 +140,7 @@ async fn send_with_retry(
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }
-    bail!("gave up after 30 tries")
+    bail!("gave up: no answer of success within {RETRY_WINDOW_SECS} s of retries")
 }
 
 /// Reads records from a CSV (header row of field names) or JSONL file.

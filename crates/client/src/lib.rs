@@ -22,7 +22,7 @@ use cunzheng_types::{
     client_key::client_token, record::Endpoint, unix_now, Hash, Record, RecordTx, SealedTx,
     Transaction,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Errors of the client.
@@ -52,7 +52,7 @@ pub struct Answer {
 }
 
 /// Credentials as `cunzheng-node --dev` writes them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Credentials {
     pub client_id: String,
     pub client_key: String,

@@ -9,7 +9,7 @@ use std::{io, sync::Arc};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use bytes::Bytes;
-use cunzheng_types::{Block, BlockHeader, SealedTx, TxError};
+use cunzheng_types::{merkle, Block, BlockHeader, SealedTx, TxError};
 use malachitebft_app::{
     streaming::StreamMessage,
     types::{
@@ -186,6 +186,8 @@ pub enum BlockDecodeError {
     Header(#[from] serde_json::Error),
     #[error("transaction {index} is invalid: {error}")]
     Tx { index: usize, error: TxError },
+    #[error("the transactions are not the ones the header's tx_root and tx_count name")]
+    NotTheHeadersTxs,
 }
 
 pub fn encode_block(block: &Block) -> Vec<u8> {
@@ -199,10 +201,12 @@ pub fn decode_block(bytes: &[u8]) -> Result<Block, BlockDecodeError> {
     block_from_parts(&b.header, b.txs)
 }
 
-/// A block from its header's JSON and its transactions' canonical bytes.
+/// A block from its header's JSON and its transactions' canonical bytes. The transactions
+/// must be the header's, so that a header hash names one block: a header carried with other
+/// transactions is refused here, before anything keeps it.
 pub fn block_from_parts(header: &[u8], txs: Vec<Vec<u8>>) -> Result<Block, BlockDecodeError> {
     let header: BlockHeader = serde_json::from_slice(header)?;
-    let txs = txs
+    let txs: Vec<Arc<SealedTx>> = txs
         .into_iter()
         .enumerate()
         .map(|(index, bytes)| {
@@ -211,7 +215,13 @@ pub fn block_from_parts(header: &[u8], txs: Vec<Vec<u8>>) -> Result<Block, Block
                 .map_err(|error| BlockDecodeError::Tx { index, error })
         })
         .collect::<Result<_, _>>()?;
-    Ok(Block { header, txs })
+    let block = Block { header, txs };
+    if block.header.tx_count != block.txs.len() as u64
+        || merkle::root(&block.tx_ids()) != block.header.tx_root
+    {
+        return Err(BlockDecodeError::NotTheHeadersTxs);
+    }
+    Ok(block)
 }
 
 /// A proposal kept until its height is decided: who proposed it in which round, and the block.
@@ -250,6 +260,35 @@ mod tests {
         let part = ProposalPart::Txs(vec![b"{}".to_vec(), b"{\"a\":1}".to_vec()]);
         let bytes = Codec::<ProposalPart>::encode(&WireCodec, &part).unwrap();
         assert_eq!(Codec::<ProposalPart>::decode(&WireCodec, bytes).unwrap(), part);
+    }
+
+    #[test]
+    fn a_header_with_other_transactions_is_not_a_block() {
+        let tx = |n: u64| {
+            let t = serde_json::json!({"kind": "voice.withdraw", "client_id": "c", "phone": format!("{n:032X}"), "at": 1_600_000_000 + n});
+            cunzheng_types::canonical::to_jcs(&t).unwrap()
+        };
+        let txs = [SealedTx::from_canonical(tx(1)).unwrap()];
+        let header = BlockHeader {
+            version: 1,
+            chain_id: "c".into(),
+            height: 1,
+            time: 1,
+            prev_hash: cunzheng_types::Hash([0; 32]),
+            tx_root: merkle::root(&[txs[0].id()]),
+            tx_count: 1,
+            log_root: merkle::root(&[txs[0].id()]),
+            log_size: 1,
+            proposer: cunzheng_types::PublicKey([1; 32]),
+        };
+        let bytes = header.canonical_bytes();
+        assert!(block_from_parts(&bytes, vec![tx(1)]).is_ok());
+        for other in [vec![tx(2)], vec![], vec![tx(1), tx(2)]] {
+            assert!(matches!(
+                block_from_parts(&bytes, other),
+                Err(BlockDecodeError::NotTheHeadersTxs)
+            ));
+        }
     }
 
     #[test]

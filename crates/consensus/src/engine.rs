@@ -2,6 +2,7 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
+use bytesize::ByteSize;
 use cunzheng_builder::Chain;
 use ed25519_dalek::SigningKey;
 use malachitebft_app::{
@@ -23,6 +24,9 @@ use crate::{
     host::{self, HostConfig},
     signing::{ChainSigner, ChainVerifier},
 };
+
+/// Largest sync response and request-response message, in MiB.
+const SYNC_MIB: u64 = 64;
 
 /// How this member takes part.
 #[derive(Clone, Debug)]
@@ -151,16 +155,24 @@ impl Consensus {
             None => NetworkIdentity::new(settings.moniker.clone(), keypair, None),
         };
 
+        // A block of the largest size (10,000 records of a few hundred bytes) must fit one
+        // sync response and one request-response message, or a member that fell behind could
+        // never fetch it.
         let p2p = P2pConfig {
             listen_addr: settings.listen.clone(),
             persistent_peers: settings.peers.clone(),
             persistent_peers_only: true,
+            rpc_max_size: ByteSize::mib(SYNC_MIB),
             ..P2pConfig::default()
+        };
+        let value_sync = ValueSyncConfig {
+            max_response_size: ByteSize::mib(SYNC_MIB),
+            ..ValueSyncConfig::default()
         };
         let config = NodeSettings {
             moniker: settings.moniker.clone(),
             consensus: ConsensusConfig { p2p, ..ConsensusConfig::default() },
-            value_sync: ValueSyncConfig::default(),
+            value_sync,
         };
         let verifier = ChainVerifier::new(genesis.chain_id.clone());
         let consensus = match validator {

@@ -46,6 +46,8 @@ const PART_BYTES: usize = 256 << 10;
 const MAX_STREAMS: usize = 64;
 /// Most bytes one proposal stream may carry.
 const MAX_STREAM_BYTES: usize = 64 << 20;
+/// Heights past the next one for which proposals are kept until this member gets there.
+const MAX_AHEAD: u64 = 2;
 
 /// What the host needs beyond the chain.
 #[derive(Clone, Debug)]
@@ -89,6 +91,7 @@ struct Built {
 pub async fn run(chain: Arc<Chain>, config: HostConfig, mut channels: Channels<Ctx>) {
     let (built_tx, mut built_rx) = mpsc::channel::<Built>(4);
     let mut host = Host {
+        ctx: Ctx::new(chain.genesis().chain_id.clone()),
         chain,
         config,
         network: channels.network.clone(),
@@ -109,6 +112,7 @@ pub async fn run(chain: Arc<Chain>, config: HostConfig, mut channels: Channels<C
 }
 
 struct Host {
+    ctx: Ctx,
     chain: Arc<Chain>,
     config: HostConfig,
     network: mpsc::Sender<NetworkMsg<Ctx>>,
@@ -444,7 +448,20 @@ impl Host {
             }
         };
         let id = BlockId::from(block.header.hash());
-        if block.header.height < self.next_height().0 {
+        let height = Height(block.header.height);
+        let next = self.next_height();
+        if height < next || height.0 > next.0 + MAX_AHEAD {
+            debug!(target: "consensus", %peer, %height, "proposal outside the heights being decided");
+            return None;
+        }
+        // Only the round's proposer may propose; a new block (no proof-of-lock round) must
+        // also name it as its builder.
+        let expected =
+            mal::Context::select_proposer(&self.ctx, &self.config.validators, height, init.round)
+                .address;
+        let builder = Address::from(block.header.proposer);
+        if init.proposer != expected || (init.pol_round.is_nil() && builder != expected) {
+            warn!(target: "consensus", %peer, %height, round = %init.round, claimed = %init.proposer, %expected, "proposal from a member not proposing this round");
             return None;
         }
         debug!(target: "consensus", height = block.header.height, round = %init.round, block = %id, txs = block.txs.len(), "proposal received");

@@ -40,6 +40,8 @@ pub struct GatewayConfig {
     pub rate_burst: f64,
     /// Bearer token for the operator endpoints; they are closed without one.
     pub admin_token: Option<String>,
+    /// What this node is in the consortium, as `/v1/status` reports it.
+    pub role: &'static str,
 }
 
 impl Default for GatewayConfig {
@@ -51,6 +53,7 @@ impl Default for GatewayConfig {
             rate_per_sec: 1000.0,
             rate_burst: 2000.0,
             admin_token: None,
+            role: "member",
         }
     }
 }

@@ -69,12 +69,23 @@ pub async fn block(
     })))
 }
 
-/// `GET /v1/status`: the committed head and the pool.
+/// `GET /v1/status`: the committed head, the members whose signatures decided it, this
+/// node's role and the pool.
 pub async fn status(State(state): State<Arc<AppState>>) -> Answer {
     let chain = &state.chain;
     let head = chain.head();
     let genesis = chain.genesis();
+    let signers: Vec<&str> = match chain.store().certificate(head.height) {
+        Ok(Some(cert)) => cert
+            .signatures
+            .iter()
+            .filter_map(|s| genesis.validator(&s.validator).map(|v| v.name.as_str()))
+            .collect(),
+        _ => Vec::new(),
+    };
     Answer::success(json!({
+        "role": state.config.role,
+        "head_signers": signers,
         "chain_id": genesis.chain_id,
         "genesis_hash": genesis.hash(),
         "height": head.height,

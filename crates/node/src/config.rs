@@ -157,16 +157,31 @@ impl Default for BuilderConfig {
     }
 }
 
+/// A configuration file names the keys its node has: without `validator_key` the node is a
+/// full node, without the operator's it takes no operator action.
 impl Default for KeysConfig {
     fn default() -> Self {
         KeysConfig {
             genesis: "genesis.json".into(),
-            validator_key: Some("validator.key".into()),
+            validator_key: None,
             node_key: None,
+            operator_key: None,
+            operator_secret: None,
+            admin_token: None,
+            demo_credentials: None,
+        }
+    }
+}
+
+impl KeysConfig {
+    /// The dev node holds every key, in its data directory.
+    fn dev() -> Self {
+        KeysConfig {
+            validator_key: Some("validator.key".into()),
             operator_key: Some("operator.key".into()),
             operator_secret: Some("operator.secret".into()),
             admin_token: Some("admin.token".into()),
-            demo_credentials: None,
+            ..KeysConfig::default()
         }
     }
 }
@@ -194,7 +209,7 @@ impl Config {
             http: HttpConfig::default(),
             builder: BuilderConfig::default(),
             consensus: ConsensusSettings::default(),
-            keys: KeysConfig::default(),
+            keys: KeysConfig::dev(),
             key_dir: None,
         }
     }
@@ -234,6 +249,14 @@ impl Config {
             a.parse::<Multiaddr>()
                 .with_context(|| format!("consensus address {a:?} is not a multiaddr"))
         };
+        for (name, v, least) in [
+            ("propose_timeout_ms", c.propose_timeout_ms, 100),
+            ("prevote_timeout_ms", c.prevote_timeout_ms, 50),
+            ("precommit_timeout_ms", c.precommit_timeout_ms, 50),
+            ("idle_block_ms", c.idle_block_ms, 10),
+        ] {
+            anyhow::ensure!(v >= least, "consensus.{name} = {v}: at least {least} ms");
+        }
         let ms = Duration::from_millis;
         let timeouts = LinearTimeouts {
             propose: ms(c.propose_timeout_ms),
@@ -271,6 +294,7 @@ impl Config {
             rate_per_sec: self.http.rate_per_sec,
             rate_burst: self.http.rate_burst,
             admin_token,
+            role: if self.keys.validator_key.is_some() { "member" } else { "full node" },
         }
     }
 }

@@ -1,0 +1,224 @@
+//! Four members as processes on loopback, deciding every block with Malachite over libp2p:
+//! agreement, a member killed under load, strangers, a lost quorum, and a late full node.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use cunzheng_e2e::{missing, verify_chain, Consortium, ConsortiumOptions};
+use cunzheng_types::{record::Endpoint, unix_now, Hash};
+use serde_json::{json, Value};
+
+const VOICE_ADD: Endpoint = Endpoint::ALL[0];
+const READY: Duration = Duration::from_secs(60);
+
+fn consents(tag: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"phone": format!("{:032X}", i), "deposit_hash": format!("{tag}x{i}"), "sign_time": unix_now() - 5}))
+        .collect()
+}
+
+/// One consortium at a time: four members each are as much as two cores carry.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().await
+}
+
+async fn started(members: usize, options: ConsortiumOptions) -> (tempfile::TempDir, Consortium) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Consortium::new(dir.path(), members, options).unwrap();
+    c.start_members().unwrap();
+    c.wait_ready(0, READY).await.unwrap();
+    (dir, c)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_consortium_a_call_to_member_2_is_found_on_member_1_and_in_member_4s_block() {
+    let _serial = serial().await;
+    let (_dir, c) = started(4, ConsortiumOptions::default()).await;
+    c.wait_ready(1, READY).await.unwrap();
+
+    let list = consents("m2", 20);
+    let ts = unix_now();
+    let ids = c.client(1).tx_ids(VOICE_ADD, &list, ts).unwrap();
+    let answer = c.client(1).deposit_at(VOICE_ADD, &list, ts).await.unwrap();
+    assert_eq!(answer.code, 0, "{}", answer.msg);
+    let height = answer.data["block_height"].as_u64().unwrap();
+
+    let found = c.client(0).tx(&ids[0]).await.unwrap().expect("member 1 finds the record");
+    assert_eq!(found.data["block_height"], json!(height));
+    c.wait_height(3, height, READY).await.unwrap();
+    let hashes = c.block_hashes(&[0, 1, 2, 3], height).await.unwrap();
+    assert!(hashes.iter().all(|h| *h == hashes[0]), "members disagree at {height}: {hashes:?}");
+    let block = c.client(3).block(height).await.unwrap().unwrap();
+    let in_block: HashSet<Hash> = serde_json::from_value(block.data["tx_ids"].clone()).unwrap();
+    assert!(ids.iter().all(|id| in_block.contains(id)));
+    let signers = block.data["certificate"]["signatures"].as_array().unwrap().len();
+    assert!(signers >= 3, "a certificate needs more than two thirds of four, got {signers}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_consortium_a_member_killed_under_load_catches_up_and_nothing_is_lost() {
+    let _serial = serial().await;
+    let (_dir, mut c) = started(4, ConsortiumOptions::default()).await;
+    c.wait_ready(1, READY).await.unwrap();
+
+    // Two writers per operator node deposit until told to stop.
+    let acknowledged: Arc<Mutex<Vec<Hash>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let client = c.client(w % 2);
+        let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
+        writers.spawn(async move {
+            let mut call = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let list = consents(&format!("w{w}c{call}"), 100);
+                let ts = unix_now();
+                let ids = client.tx_ids(VOICE_ADD, &list, ts).unwrap();
+                if let Ok(a) = client.deposit_at(VOICE_ADD, &list, ts).await {
+                    if a.code == 0 {
+                        acknowledged.lock().unwrap().extend(ids);
+                    }
+                }
+                call += 1;
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    c.kill(2);
+    let killed_at = c.head(0).await.unwrap().0;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (during, _) = c.head(0).await.unwrap();
+    assert!(during > killed_at, "three members stopped deciding after one was killed");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while writers.join_next().await.is_some() {}
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
+    assert!(acknowledged.len() >= 400, "the load acknowledged only {}", acknowledged.len());
+
+    // The operator's nodes serve the records to their client; every member's chain holds them.
+    for i in [0, 1] {
+        let lost = missing(&c.client(i), acknowledged.clone(), 8).await.unwrap();
+        assert!(lost.is_empty(), "member {i} lacks {} acknowledged records", lost.len());
+    }
+    let (head, _) = c.head(0).await.unwrap();
+    c.wait_height(3, head, READY).await.unwrap();
+    let (_, ids) = verify_chain(&c.client(3), &c.genesis).await.unwrap();
+    let on_regulator: HashSet<Hash> = ids.into_iter().collect();
+    assert!(acknowledged.iter().all(|id| on_regulator.contains(id)));
+
+    // Restarted, the killed member syncs to the others' head.
+    c.start(2).unwrap();
+    let (target, _) = c.head(0).await.unwrap();
+    c.wait_height(2, target, READY).await.unwrap();
+    let hashes = c.block_hashes(&[0, 1, 2, 3], target).await.unwrap();
+    assert!(hashes.iter().all(|h| *h == hashes[0]), "heads differ at {target}: {hashes:?}");
+    let (_, ids) = verify_chain(&c.client(2), &c.genesis).await.unwrap();
+    let on_restarted: HashSet<Hash> = ids.into_iter().collect();
+    assert!(acknowledged.iter().all(|id| on_restarted.contains(id)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_consortium_a_key_outside_genesis_can_neither_vote_nor_follow() {
+    let _serial = serial().await;
+    let (dir, c) = started(4, ConsortiumOptions::default()).await;
+
+    // A node whose validator key is not in genesis refuses to start as a member.
+    let (config, _) = c.stranger("intruder", true).unwrap();
+    let out = std::process::Command::new(cunzheng_e2e::bin("cunzheng-node"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not in the genesis validator set"), "{stderr}");
+
+    // The same stranger as a follower is refused by every member: it learns no block.
+    let (config, api) = c.stranger("eavesdropper", false).unwrap();
+    let log = std::fs::File::create(dir.path().join("eavesdropper.log")).unwrap();
+    let mut follower = std::process::Command::new(cunzheng_e2e::bin("cunzheng-node"))
+        .arg("--config")
+        .arg(&config)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let (h, _) = c.head(0).await.unwrap();
+    c.wait_height(0, h + 3, READY).await.unwrap();
+    let status: Value = reqwest_status(&api).await;
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert_eq!(status["data"]["height"], json!(0), "a stranger synced blocks: {status}");
+
+    // Every block is still signed by members only.
+    let (_, ids) = verify_chain(&c.client(0), &c.genesis).await.unwrap();
+    assert!(!ids.is_empty());
+}
+
+async fn reqwest_status(api: &str) -> Value {
+    let client = cunzheng_client::Client::new(api, "none", "none");
+    for _ in 0..50 {
+        if let Ok(a) = client.status().await {
+            return serde_json::to_value(&a.data).map(|d| json!({ "data": d })).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the stranger's gateway did not answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_consortium_two_of_four_down_decides_nothing_until_one_returns() {
+    let _serial = serial().await;
+    let options = ConsortiumOptions { commit_timeout_ms: 3000, ..Default::default() };
+    let (_dir, mut c) = started(4, options).await;
+    c.wait_ready(1, READY).await.unwrap();
+    c.kill(2);
+    c.kill(3);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (stalled, _) = c.head(0).await.unwrap();
+
+    // Safety over liveness: without a quorum the call times out and nothing is decided.
+    let list = consents("noquorum", 5);
+    let answer = c.client(0).deposit(VOICE_ADD, &list).await.unwrap();
+    assert_eq!(answer.code, 20002, "{}", answer.msg);
+    let (after, _) = c.head(0).await.unwrap();
+    assert!(after <= stalled + 1, "blocks decided without a quorum: {stalled} -> {after}");
+
+    // One member back: three of four decide again, the pending call included.
+    c.start(2).unwrap();
+    c.wait_height(0, after + 2, READY).await.unwrap();
+    let answer = c.client(0).deposit(VOICE_ADD, &list).await.unwrap();
+    assert_eq!(answer.code, 0, "{}", answer.msg);
+    let (head, _) = c.head(2).await.unwrap();
+    for height in 1..=head {
+        let hashes = c.block_hashes(&[0, 1, 2], height).await.unwrap();
+        assert!(hashes.iter().all(|h| *h == hashes[0]), "fork at {height}: {hashes:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_consortium_a_full_node_started_late_syncs_the_whole_chain() {
+    let _serial = serial().await;
+    let options = ConsortiumOptions { full_nodes: 1, ..Default::default() };
+    let (_dir, mut c) = started(4, options).await;
+    for call in 0..5 {
+        let answer =
+            c.client(0).deposit(VOICE_ADD, &consents(&format!("f{call}"), 50)).await.unwrap();
+        assert_eq!(answer.code, 0, "{}", answer.msg);
+    }
+    let (target, _) = c.head(0).await.unwrap();
+
+    let full = c.members.len();
+    c.start(full).unwrap();
+    c.wait_height(full, target, READY).await.unwrap();
+    let hashes = c.block_hashes(&[0, full], target).await.unwrap();
+    assert_eq!(hashes[0], hashes[1]);
+    let (_, ids) = verify_chain(&c.client(full), &c.genesis).await.unwrap();
+    assert!(ids.len() >= 250);
+    // It follows without voting: no certificate carries its key.
+    let status = c.client(full).status().await.unwrap();
+    assert_eq!(status.data["role"], json!("full node"), "{}", status.data);
+}
