@@ -362,6 +362,11 @@ impl Consortium {
 
     /// Node `i` (members first, then full nodes), as a process.
     pub fn start(&mut self, i: usize) -> anyhow::Result<()> {
+        self.start_with(i, &[])
+    }
+
+    /// Node `i` with extra command-line arguments.
+    pub fn start_with(&mut self, i: usize, args: &[&str]) -> anyhow::Result<()> {
         let name = self.spec(i).name.clone();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -370,6 +375,7 @@ impl Consortium {
         let child = Command::new(bin("cunzheng-node"))
             .arg("--config")
             .arg(self.dir.join(format!("{name}.toml")))
+            .args(args)
             .env(
                 "RUST_LOG",
                 "info,arc_malachitebft_core_consensus=warn,arc_malachitebft_engine=warn,arc_malachitebft_network=warn,arc_malachitebft_discovery=warn,arc_malachitebft_sync=warn",

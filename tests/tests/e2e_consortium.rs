@@ -48,6 +48,8 @@ async fn e2e_consortium_a_call_to_member_2_is_found_on_member_1_and_in_member_4s
     assert_eq!(answer.code, 0, "{}", answer.msg);
     let height = answer.data["block_height"].as_u64().unwrap();
 
+    // Each member writes a decided block on its own; member 1 has it once it reaches the height.
+    c.wait_height(0, height, READY).await.unwrap();
     let found = c.client(0).tx(&ids[0]).await.unwrap().expect("member 1 finds the record");
     assert_eq!(found.data["block_height"], json!(height));
     c.wait_height(3, height, READY).await.unwrap();
@@ -221,4 +223,61 @@ async fn e2e_consortium_a_full_node_started_late_syncs_the_whole_chain() {
     // It follows without voting: no certificate carries its key.
     let status = c.client(full).status().await.unwrap();
     assert_eq!(status.data["role"], json!("full node"), "{}", status.data);
+}
+
+/// Member 3 (the carrier) proposes invalid blocks; the others refuse every one of them.
+async fn a_faulty_proposer_is_voted_down(fault: &str) {
+    let _serial = serial().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Consortium::new(dir.path(), 4, ConsortiumOptions::default()).unwrap();
+    for i in [0, 1, 3] {
+        c.start(i).unwrap();
+    }
+    c.start_with(2, &["--fault", fault]).unwrap();
+    c.wait_ready(0, READY).await.unwrap();
+
+    // Past several heights whose first proposer is the carrier: (h - 1) mod 4 == 2.
+    c.wait_height(0, 12, READY).await.unwrap();
+    let carrier = c.members[2].key.verifying_key().to_bytes();
+    let mut faulty_heights = 0;
+    for height in 1..=12u64 {
+        let block = c.client(0).block(height).await.unwrap().unwrap();
+        let proposer = block.data["header"]["proposer"].as_str().unwrap().to_owned();
+        assert_ne!(
+            proposer,
+            hex::encode(carrier),
+            "a block of the faulty member was decided at {height}"
+        );
+        if (height - 1) % 4 == 2 {
+            faulty_heights += 1;
+            let round = block.data["certificate"]["round"].as_u64().unwrap();
+            assert!(round >= 1, "height {height} was decided in the faulty member's round");
+        }
+    }
+    assert!(faulty_heights >= 2);
+    let hashes = c.block_hashes(&[0, 1, 3], 12).await.unwrap();
+    assert!(hashes.iter().all(|h| *h == hashes[0]));
+
+    // Each member names the height and the member it refused.
+    let named = format!("proposer={}", hex::encode(&carrier[..4]));
+    for i in [0, 1, 3] {
+        let log = c.log(i);
+        let refusals: Vec<&str> =
+            log.lines().filter(|l| l.contains("invalid proposal refused")).collect();
+        assert!(!refusals.is_empty(), "member {i} logged no refusal");
+        assert!(
+            refusals.iter().all(|l| l.contains(&named) && l.contains("height=")),
+            "{refusals:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_consortium_a_proposal_with_a_bad_tx_root_is_voted_down() {
+    a_faulty_proposer_is_voted_down("bad-tx-root").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_consortium_a_proposal_with_a_stranger_clients_record_is_voted_down() {
+    a_faulty_proposer_is_voted_down("foreign-tx").await;
 }

@@ -237,24 +237,43 @@ impl Chain {
             self.pool.reject(&why);
         }
 
-        let ids: Vec<Hash> = exec.accepted.iter().map(|t| t.id()).collect();
-        let mut frontier = state.head.frontier.clone();
+        let (header, frontier) = self.next_header(&state.head, proposer, time_ms, &exec.accepted);
+        let block = Block { header, txs: exec.accepted.clone() };
+        *self.checked.lock() = Some(Checked { block_hash: block.header.hash(), exec, frontier });
+        block
+    }
+
+    /// The header of the block over `txs` on top of `head`, and the log it extends to.
+    fn next_header(
+        &self,
+        head: &Head,
+        proposer: PublicKey,
+        time_ms: u64,
+        txs: &[Arc<SealedTx>],
+    ) -> (BlockHeader, merkle::Frontier) {
+        let ids: Vec<Hash> = txs.iter().map(|t| t.id()).collect();
+        let mut frontier = head.frontier.clone();
         ids.iter().for_each(|id| frontier.push(*id));
         let header = BlockHeader {
             version: BLOCK_VERSION,
             chain_id: self.genesis.chain_id.clone(),
-            height: state.head.height + 1,
-            time: time_ms.max(state.head.time + 1),
-            prev_hash: state.head.hash,
+            height: head.height + 1,
+            time: time_ms.max(head.time + 1),
+            prev_hash: head.hash,
             tx_root: merkle::root(&ids),
             tx_count: ids.len() as u64,
             log_root: frontier.root(),
             log_size: frontier.size,
             proposer,
         };
-        let block = Block { header, txs: exec.accepted.clone() };
-        *self.checked.lock() = Some(Checked { block_hash: block.header.hash(), exec, frontier });
-        block
+        (header, frontier)
+    }
+
+    /// A well-formed next block over `txs`, executed by no rule. Only fault-injection tests of
+    /// the consortium build one, to show that members refuse what the rules refuse.
+    pub fn forge(&self, proposer: PublicKey, time_ms: u64, txs: Vec<Arc<SealedTx>>) -> Block {
+        let (header, _) = self.next_header(&self.state.read().head, proposer, time_ms, &txs);
+        Block { header, txs }
     }
 
     /// Checks that `block` is a valid next block, re-executing its transactions.

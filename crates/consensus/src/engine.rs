@@ -21,7 +21,7 @@ use tracing::info;
 use crate::{
     codec::WireCodec,
     context::{Address, Ctx, ValidatorSet, ValidatorSetError},
-    host::{self, HostConfig},
+    host::{self, Fault, HostConfig},
     signing::{ChainSigner, ChainVerifier},
 };
 
@@ -42,6 +42,8 @@ pub struct EngineSettings {
     pub timeouts: LinearTimeouts,
     /// Longest a proposer waits for transactions before proposing a block without any.
     pub idle_block_interval: Duration,
+    /// A misbehaviour to show, in tests of the consortium only.
+    pub fault: Option<Fault>,
 }
 
 impl EngineSettings {
@@ -55,6 +57,7 @@ impl EngineSettings {
             wal_dir,
             timeouts: LinearTimeouts::default(),
             idle_block_interval: Duration::from_secs(1),
+            fault: None,
         }
     }
 }
@@ -204,6 +207,7 @@ impl Consensus {
             me,
             timeouts: settings.timeouts,
             idle_block_interval: settings.idle_block_interval,
+            fault: settings.fault,
         };
         let host = tokio::spawn(host::run(chain, host_config, channels));
         info!(target: "consensus", moniker = %settings.moniker, listen = %settings.listen, peers = settings.peers.len(), validator = me.is_some(), "consensus engine started");

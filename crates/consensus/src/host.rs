@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    codec::{block_from_parts, decode_block, encode_block, Undecided},
+    codec::{block_from_parts, decode_block, encode_block, BlockDecodeError, Undecided},
     context::{Address, BlockId, BlockValue, Ctx, Height, ProposalPart, ValidatorSet},
     signing::Signature,
 };
@@ -58,6 +58,55 @@ pub struct HostConfig {
     pub timeouts: LinearTimeouts,
     /// Longest a proposer waits for transactions before proposing a block without any.
     pub idle_block_interval: Duration,
+    /// A misbehaviour to show, in tests of the consortium only.
+    pub fault: Option<Fault>,
+}
+
+/// Ways a member can be made to propose invalid blocks, so that tests show the others refuse
+/// them. No configuration file can set one; only a test-only command-line flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The header's `tx_root` does not match the block's transactions.
+    BadTxRoot,
+    /// The block carries a record of a client the chain does not know.
+    ForeignTx,
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bad-tx-root" => Ok(Fault::BadTxRoot),
+            "foreign-tx" => Ok(Fault::ForeignTx),
+            _ => Err(format!("unknown fault {s:?}: expected bad-tx-root or foreign-tx")),
+        }
+    }
+}
+
+/// `block` spoiled as `fault` says.
+fn spoil(chain: &Chain, block: Block, fault: Fault, me: Address) -> Block {
+    match fault {
+        Fault::BadTxRoot => {
+            let mut block = block;
+            block.header.tx_root = cunzheng_types::Hash([0xee; 32]);
+            block
+        }
+        Fault::ForeignTx => {
+            let record = cunzheng_types::Record::Withdraw {
+                channel: cunzheng_types::Channel::Voice,
+                phone: "C6AAA43716949506D38CF6A1BAA2F576".into(),
+                at: unix_now_ms() / 1000,
+            };
+            let tx = cunzheng_types::Transaction::Record(cunzheng_types::RecordTx {
+                client_id: "unregistered".into(),
+                record,
+            });
+            let mut txs = block.txs;
+            txs.push(Arc::new(cunzheng_types::SealedTx::new(tx)));
+            chain.forge(me.public_key(), block.header.time, txs)
+        }
+    }
 }
 
 /// A block this member knows of for a height not yet decided.
@@ -249,11 +298,13 @@ impl Host {
             return None;
         }
         let (chain, block) = (self.chain.clone(), k.block.clone());
+        let (round, proposer) = (k.round, k.proposer);
         let result = tokio::task::spawn_blocking(move || chain.validate(&block)).await;
         let validity = match result {
             Ok(Ok(())) => Validity::Valid,
             Ok(Err(e)) => {
-                warn!(target: "consensus", block = %id, error = %e, "proposed block refused");
+                let height = block_height(&self.known, id);
+                warn!(target: "consensus", height, %round, %proposer, block = %id, error = %e, "invalid proposal refused");
                 Validity::Invalid
             }
             Err(e) => {
@@ -324,10 +375,18 @@ impl Host {
         let chain = self.chain.clone();
         let built = self.built_tx.clone();
         let wait = (timeout * 3 / 4).min(self.config.idle_block_interval);
+        let fault = self.config.fault;
         tokio::spawn(async move {
             let block = tokio::task::spawn_blocking(move || {
                 chain.wait_for_block(Instant::now() + wait);
-                chain.propose(me.public_key(), unix_now_ms())
+                let block = chain.propose(me.public_key(), unix_now_ms());
+                match fault {
+                    Some(fault) => {
+                        warn!(target: "consensus", %height, %round, ?fault, "proposing an invalid block (test fault)");
+                        spoil(&chain, block, fault, me)
+                    }
+                    None => block,
+                }
             })
             .await;
             match block {
@@ -442,7 +501,11 @@ impl Host {
         let stream = self.streams.remove(&key)?;
         let (init, block) = match assemble(stream) {
             Ok(v) => v,
-            Err(why) => {
+            Err((why, Some(init))) => {
+                warn!(target: "consensus", %peer, height = %init.height, round = %init.round, proposer = %init.proposer, why, "invalid proposal refused");
+                return None;
+            }
+            Err((why, None)) => {
                 warn!(target: "consensus", %peer, why, "malformed proposal stream");
                 return None;
             }
@@ -563,6 +626,10 @@ impl Host {
     }
 }
 
+fn block_height(known: &HashMap<BlockId, Known>, id: BlockId) -> u64 {
+    known.get(&id).map_or(0, |k| k.block.header.height)
+}
+
 fn part_size(content: &StreamContent<ProposalPart>) -> usize {
     match content {
         StreamContent::Data(ProposalPart::Init { header, .. }) => header.len(),
@@ -572,14 +639,17 @@ fn part_size(content: &StreamContent<ProposalPart>) -> usize {
 }
 
 /// The first part of a stream.
+#[derive(Clone, Copy)]
 struct Init {
+    height: Height,
     round: Round,
     pol_round: Round,
     proposer: Address,
 }
 
-/// A complete stream's block: `Init`, then transactions, then `Fin`.
-fn assemble(stream: Stream) -> Result<(Init, Block), &'static str> {
+/// A complete stream's block: `Init`, then transactions, then `Fin`. A stream that opens
+/// well but is no valid block is refused with what it claimed to be.
+fn assemble(stream: Stream) -> Result<(Init, Block), (&'static str, Option<Init>)> {
     let mut parts = stream.parts.into_values();
     let Some(StreamContent::Data(ProposalPart::Init {
         height,
@@ -589,8 +659,10 @@ fn assemble(stream: Stream) -> Result<(Init, Block), &'static str> {
         header,
     })) = parts.next()
     else {
-        return Err("stream does not open with the block header");
+        return Err(("stream does not open with the block header", None));
     };
+    let init = Init { height, round, pol_round, proposer };
+    let fail = |why| Err((why, Some(init)));
     let mut txs = Vec::new();
     let mut finished = false;
     for part in parts {
@@ -598,20 +670,26 @@ fn assemble(stream: Stream) -> Result<(Init, Block), &'static str> {
             StreamContent::Data(ProposalPart::Txs(chunk)) if !finished => txs.extend(chunk),
             StreamContent::Data(ProposalPart::Fin) if !finished => finished = true,
             StreamContent::Fin if finished => {}
-            _ => return Err("parts out of order"),
+            _ => return fail("parts out of order"),
         }
     }
     if !finished {
-        return Err("stream has no end part");
+        return fail("stream has no end part");
     }
-    let block = block_from_parts(&header, txs).map_err(|_| "parts are not a block")?;
+    let block = match block_from_parts(&header, txs) {
+        Ok(b) => b,
+        Err(BlockDecodeError::NotTheHeadersTxs) => {
+            return fail("the transactions do not match the header's tx_root")
+        }
+        Err(_) => return fail("parts are not a block"),
+    };
     if block.header.height != height.0 {
-        return Err("header height differs from the stream's");
+        return fail("header height differs from the stream's");
     }
     if round.as_u32().is_none() {
-        return Err("proposal without a round");
+        return fail("proposal without a round");
     }
-    Ok((Init { round, pol_round, proposer }, block))
+    Ok((init, block))
 }
 
 /// The engine's commit certificate as the ledger stores it.

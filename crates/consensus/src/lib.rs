@@ -25,5 +25,6 @@ pub mod signing;
 
 pub use context::{Address, BlockId, BlockValue, Ctx, Height, ValidatorSet};
 pub use engine::{Consensus, EngineError, EngineSettings};
+pub use host::Fault;
 pub use malachitebft_app::net::Multiaddr;
 pub use malachitebft_core_types::LinearTimeouts;

@@ -272,6 +272,7 @@ impl Config {
             wal_dir: self.data_dir.join("wal"),
             timeouts,
             idle_block_interval: ms(c.idle_block_ms),
+            fault: None,
         })
     }
 

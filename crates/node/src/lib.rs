@@ -9,7 +9,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use cunzheng_builder::Chain;
-use cunzheng_consensus::{Consensus, Multiaddr};
+use cunzheng_consensus::{Consensus, EngineSettings, Fault, Multiaddr};
 use cunzheng_gateway::{router, AppState};
 use cunzheng_p2p::{Gossip, GossipConfig, PeerId};
 use cunzheng_store::ChainStore;
@@ -19,15 +19,22 @@ use tracing::{info, warn};
 
 pub use crate::config::Config;
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), with colours only on a terminal so
+/// that log files read as plain `key=value` text.
 pub fn init_logging() {
+    use std::io::IsTerminal;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Runs the node until SIGTERM or Ctrl-C.
-pub async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
+pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     if dev {
@@ -57,8 +64,11 @@ pub async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
         None => keys::node_key(&config)?,
     };
     let role = if validator.is_some() { "member" } else { "full node" };
-    let consensus =
-        Consensus::start(chain.clone(), &node_key, validator, config.engine_settings()?).await?;
+    if let Some(fault) = fault {
+        warn!(target: "node", ?fault, "started with a test fault: this member proposes invalid blocks");
+    }
+    let settings = EngineSettings { fault, ..config.engine_settings()? };
+    let consensus = Consensus::start(chain.clone(), &node_key, validator, settings).await?;
     let gossip = match config.gossip_addresses()? {
         Some((listen, peers)) => {
             let gossip = GossipConfig {

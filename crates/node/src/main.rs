@@ -25,6 +25,10 @@ struct Args {
     /// HTTP listen address (overrides the configuration).
     #[arg(long)]
     http: Option<String>,
+    /// Test only: propose invalid blocks (bad-tx-root, foreign-tx), so that tests show the
+    /// other members refuse them.
+    #[arg(long, hide = true)]
+    fault: Option<cunzheng_consensus::Fault>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,5 +40,5 @@ fn main() -> anyhow::Result<()> {
     };
     let config = config.with_overrides(args.data, args.http);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(cunzheng_node::run(config, args.dev))
+    runtime.block_on(cunzheng_node::run(config, args.dev, args.fault))
 }
