@@ -20,12 +20,18 @@ use tracing::{info, warn};
 pub use crate::config::Config;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`), with colours only on a terminal so
-/// that log files read as plain `key=value` text.
-pub fn init_logging() {
+/// that log files read as plain `key=value` text. A node with no peers (the dev node, a
+/// consortium of one) silences the engine's network layer, which otherwise reports every
+/// message it had no peer to send to as an error.
+pub fn init_logging(alone: bool) {
     use std::io::IsTerminal;
 
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let from_env = std::env::var("RUST_LOG").ok();
+    let mut filter = tracing_subscriber::EnvFilter::new(from_env.as_deref().unwrap_or("info"));
+    let network = "arc_malachitebft_network";
+    if alone && !from_env.is_some_and(|f| f.contains(network)) {
+        filter = filter.add_directive(format!("{network}=off").parse().expect("a valid directive"));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

@@ -33,12 +33,12 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    cunzheng_node::init_logging();
     let config = match &args.config {
         Some(path) => cunzheng_node::Config::load(path)?,
         None => cunzheng_node::Config::dev(),
     };
     let config = config.with_overrides(args.data, args.http);
+    cunzheng_node::init_logging(config.consensus.peers.is_empty());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(cunzheng_node::run(config, args.dev, args.fault))
 }
