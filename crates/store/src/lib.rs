@@ -13,6 +13,7 @@
 //! | `idx_deposit` | deposit hash, 0, tx id | empty |
 //! | `clients` | client id | channels, sealed key, status |
 //! | `undecided` | height (u64 BE), header hash | a proposed block not yet decided (consensus) |
+//! | `log_tiles` | tile level (1 byte), index (u64 BE) | up to 256 hashes of the Merkle log ([`log`]) |
 //!
 //! The phone index doubles as the consent history: a subscriber's grants and withdrawals with
 //! one client are the entries under `phone, client id` whose kind is a consent or a
@@ -25,13 +26,14 @@
 
 mod bench;
 mod keys;
+pub mod log;
 
 use std::{path::Path, sync::Arc};
 
 pub use bench::raw_batch_write;
 use cunzheng_types::{
-    merkle::Frontier, Block, BlockHeader, Certificate, Channel, Genesis, Hash, SealedTx,
-    Transaction,
+    merkle::{self, Frontier},
+    Block, BlockHeader, Certificate, Channel, Genesis, Hash, SealedTx, Transaction,
 };
 use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options,
@@ -50,8 +52,9 @@ const CF_PHONE: &str = "idx_phone";
 const CF_DEPOSIT: &str = "idx_deposit";
 const CF_CLIENTS: &str = "clients";
 const CF_UNDECIDED: &str = "undecided";
+const CF_LOG: &str = "log_tiles";
 
-const ALL_CFS: [&str; 10] = [
+const ALL_CFS: [&str; 11] = [
     CF_META,
     CF_BLOCKS,
     CF_BLOCK_TXS,
@@ -62,6 +65,7 @@ const ALL_CFS: [&str; 10] = [
     CF_DEPOSIT,
     CF_CLIENTS,
     CF_UNDECIDED,
+    CF_LOG,
 ];
 
 const KEY_HEAD: &[u8] = b"head";
@@ -82,6 +86,9 @@ pub enum StoreError {
     /// A block that does not extend the stored head.
     #[error("block {height} does not extend the head at {head}")]
     NotNext { height: u64, head: u64 },
+    /// A proof was asked for a log size or leaf the chain does not have.
+    #[error("log of {size} leaves has no leaf {index}")]
+    OutsideLog { index: u64, size: u64 },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -189,7 +196,9 @@ impl ChainStore {
     pub fn open(path: &Path) -> Result<Self> {
         let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
         let db = DB::open_cf_descriptors(&db_options(), path, cfs)?;
-        Ok(ChainStore { db: Arc::new(db) })
+        let store = ChainStore { db: Arc::new(db) };
+        store.ensure_log()?;
+        Ok(store)
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -238,6 +247,10 @@ impl ChainStore {
 
         let mut batch = WriteBatch::default();
         self.put_block(&mut batch, c);
+        let before = header.log_size.checked_sub(header.tx_count).ok_or_else(|| {
+            corrupt("block header", format!("log_size {} below tx_count", header.log_size))
+        })?;
+        self.put_log(&mut batch, before, &c.block.tx_ids())?;
         for (id, entry) in c.clients {
             let bytes = postcard::to_allocvec(entry).expect("client entry serializes");
             batch.put_cf(self.cf(CF_CLIENTS), id.as_bytes(), bytes);
@@ -292,6 +305,81 @@ impl ChainStore {
         batch.put_cf(self.cf(CF_BLOCK_TXS), height_key, ids);
         let cert = serde_json::to_vec(c.certificate).expect("certificate serializes");
         batch.put_cf(self.cf(CF_CERTS), height_key, cert);
+    }
+
+    /// Adds the log tiles that appending `leaves` to a log of `size` leaves changes.
+    fn put_log(&self, batch: &mut WriteBatch, size: u64, leaves: &[Hash]) -> Result<()> {
+        for (level, index, tile) in log::append(size, leaves, |l, i| self.log_tile(l, i))? {
+            batch.put_cf(self.cf(CF_LOG), log::tile_key(level, index), log::encode(&tile));
+        }
+        Ok(())
+    }
+
+    /// A stored log tile, empty when absent.
+    fn log_tile(&self, level: u8, index: u64) -> Result<Vec<Hash>> {
+        match self.db.get_pinned_cf(self.cf(CF_LOG), log::tile_key(level, index))? {
+            Some(b) => log::decode(&b).ok_or_else(|| corrupt("log tile", "ragged length")),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Audit path of leaf `index` in the log of its first `size` leaves (RFC 9162), read from
+    /// O(log size) tiles. `size` must not exceed the committed log.
+    pub fn log_inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
+        if index >= size || size > self.log_size()? {
+            return Err(StoreError::OutsideLog { index, size });
+        }
+        let mut tiles = log::TileReader::new(|l, i| self.log_tile(l, i));
+        merkle::inclusion_proof_in(&mut tiles, size, index).map_err(log_error)
+    }
+
+    /// Consistency proof between the log's first `first` and first `second` leaves.
+    pub fn log_consistency(&self, first: u64, second: u64) -> Result<Vec<Hash>> {
+        if first > second || second > self.log_size()? {
+            return Err(StoreError::OutsideLog { index: first, size: second });
+        }
+        let mut tiles = log::TileReader::new(|l, i| self.log_tile(l, i));
+        merkle::consistency_proof_in(&mut tiles, first, second).map_err(log_error)
+    }
+
+    /// The root of the log's first `size` leaves.
+    pub fn log_root(&self, size: u64) -> Result<Hash> {
+        if size == 0 {
+            return Ok(merkle::empty_root());
+        }
+        if size > self.log_size()? {
+            return Err(StoreError::OutsideLog { index: size - 1, size });
+        }
+        let mut tiles = log::TileReader::new(|l, i| self.log_tile(l, i));
+        merkle::range_root_in(&mut tiles, size).map_err(log_error)
+    }
+
+    fn log_size(&self) -> Result<u64> {
+        Ok(self.head()?.map_or(0, |h| h.frontier.size))
+    }
+
+    /// Writes the log tiles of every committed block if the database predates them.
+    fn ensure_log(&self) -> Result<()> {
+        let Some(head) = self.head()? else { return Ok(()) };
+        let size = head.frontier.size;
+        if size == 0 {
+            return Ok(());
+        }
+        let (last, holds) = log::last_leaf_tile(size);
+        if self.log_tile(0, last)?.len() == holds {
+            return Ok(());
+        }
+        info!(target: "store", leaves = size, "writing the merkle log tiles");
+        let mut done = 0u64;
+        for height in 1..=head.height {
+            let block =
+                self.block(height)?.ok_or_else(|| corrupt("chain", "a block is missing"))?;
+            let mut batch = WriteBatch::default();
+            self.put_log(&mut batch, done, &block.tx_ids)?;
+            self.db.write(batch)?;
+            done += block.tx_ids.len() as u64;
+        }
+        Ok(())
     }
 
     fn index(cfs: &mut Sorted, id: Hash, tx: &Transaction) {
@@ -536,6 +624,13 @@ struct Sorted {
     client_time: Vec<(Vec<u8>, Vec<u8>)>,
     phone: Vec<(Vec<u8>, Vec<u8>)>,
     deposit: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+fn log_error(e: log::TileError<StoreError>) -> StoreError {
+    match e {
+        log::TileError::Read(e) => e,
+        missing => corrupt("log tile", missing),
+    }
 }
 
 fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {

@@ -190,3 +190,62 @@ fn clients_are_written_with_their_block() {
     assert_eq!(store.clients().unwrap(), vec![("c1".to_owned(), entry)]);
     assert_eq!(store.client("c2").unwrap(), None);
 }
+
+/// Commits blocks of the given sizes and returns every leaf in log order.
+fn commit_blocks(store: &ChainStore, key: &SigningKey, sizes: &[usize]) -> Vec<Hash> {
+    store.init_genesis(&genesis(key)).unwrap();
+    let mut frontier = merkle::Frontier::default();
+    let mut prev = genesis(key).hash();
+    let mut leaves = Vec::new();
+    for (i, &n) in sizes.iter().enumerate() {
+        let txs: Vec<_> = (0..n)
+            .map(|j| record(Channel::Sms, true, 1_600_000_000 + j as u64, &format!("b{i}x{j}")))
+            .collect();
+        leaves.extend(txs.iter().map(|t| t.id()));
+        let b = block(key, prev, i as u64 + 1, &mut frontier, txs);
+        commit(store, &b, &frontier).unwrap();
+        prev = b.0.header.hash();
+    }
+    leaves
+}
+
+#[test]
+fn log_proofs_from_the_store_verify_against_every_committed_log_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let leaves = commit_blocks(&store, &key, &[3, 250, 10, 300, 1]);
+    let size = leaves.len() as u64;
+
+    let root = store.log_root(size).unwrap();
+    assert_eq!(root, merkle::root(&leaves));
+    for index in [0, 1, 252, 256, 500, size - 1] {
+        let path = store.log_inclusion(index, size).unwrap();
+        merkle::verify_inclusion(&leaves[index as usize], index, size, &path, &root).unwrap();
+    }
+    for first in [1, 3, 253, 263, 256, size - 1] {
+        let path = store.log_consistency(first, size).unwrap();
+        let first_root = store.log_root(first).unwrap();
+        merkle::verify_consistency(first, size, &path, &first_root, &root).unwrap();
+    }
+    assert!(matches!(store.log_inclusion(size, size), Err(StoreError::OutsideLog { .. })));
+    assert!(matches!(store.log_root(size + 1), Err(StoreError::OutsideLog { .. })));
+}
+
+#[test]
+fn a_database_without_log_tiles_gets_them_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let leaves = {
+        let store = ChainStore::open(dir.path()).unwrap();
+        let leaves = commit_blocks(&store, &key, &[300, 40]);
+        // As a database written before the tiles existed.
+        store.db.delete_range_cf(store.cf(CF_LOG), &[0u8; 9][..], &[0xffu8; 10][..]).unwrap();
+        assert!(store.log_root(leaves.len() as u64).is_err());
+        leaves
+    };
+    let store = ChainStore::open(dir.path()).unwrap();
+    let size = leaves.len() as u64;
+    let path = store.log_inclusion(7, size).unwrap();
+    merkle::verify_inclusion(&leaves[7], 7, size, &path, &merkle::root(&leaves)).unwrap();
+}

@@ -60,9 +60,9 @@ pub fn empty_root() -> Hash {
 }
 
 /// Largest power of two strictly below `n` (n >= 2).
-fn split(n: usize) -> usize {
+fn split(n: u64) -> u64 {
     debug_assert!(n >= 2);
-    1 << (usize::BITS - 1 - (n - 1).leading_zeros())
+    1 << (u64::BITS - 1 - (n - 1).leading_zeros())
 }
 
 /// Root of the tree over `leaves` (already leaf-hashed).
@@ -71,32 +71,97 @@ pub fn root(leaves: &[Hash]) -> Hash {
         0 => empty_root(),
         1 => leaves[0],
         n => {
-            let k = split(n);
+            let k = split(n as u64) as usize;
             node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
         }
     }
 }
 
+/// Hashes of perfect subtrees, looked up by position: node `(level, index)` is the root of the
+/// `2^level` leaves from `index * 2^level`. The proofs below ask only for such nodes, so a log
+/// that stores some of them (`cunzheng_store`'s tiles) answers a proof in O(log n) lookups
+/// instead of reading every leaf.
+pub trait Subtrees {
+    type Error;
+
+    /// The root of the perfect subtree `(level, index)`, which lies wholly inside the tree.
+    fn subtree(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error>;
+}
+
+/// A tree held as its leaf hashes.
+struct Leaves<'a>(&'a [Hash]);
+
+impl Subtrees for Leaves<'_> {
+    type Error = std::convert::Infallible;
+
+    fn subtree(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error> {
+        let start = (index << level) as usize;
+        Ok(root(&self.0[start..start + (1usize << level)]))
+    }
+}
+
+/// Root of the leaves `start..end` as RFC 9162's recursion visits them: `start` is a multiple
+/// of the largest power of two not above `end - start`, so the range splits into perfect
+/// subtrees.
+fn range_root<S: Subtrees>(src: &mut S, start: u64, end: u64) -> Result<Hash, S::Error> {
+    let n = end - start;
+    if n.is_power_of_two() {
+        let level = n.trailing_zeros();
+        debug_assert!(
+            start.is_multiple_of(n),
+            "a perfect subtree starts at a multiple of its size"
+        );
+        return src.subtree(level, start >> level);
+    }
+    let k = split(n);
+    Ok(node_hash(&range_root(src, start, start + k)?, &range_root(src, start + k, end)?))
+}
+
+/// Root of the tree of the first `size` leaves of `src` (`size` at least 1).
+pub fn range_root_in<S: Subtrees>(src: &mut S, size: u64) -> Result<Hash, S::Error> {
+    range_root(src, 0, size)
+}
+
 /// Audit path of leaf `index` in the tree over `leaves`, nearest sibling first.
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Vec<Hash> {
-    let mut path = Vec::new();
-    inclusion_into(leaves, index, &mut path);
+    let Ok(path) = inclusion_proof_in(&mut Leaves(leaves), leaves.len() as u64, index as u64);
     path
 }
 
-fn inclusion_into(leaves: &[Hash], index: usize, path: &mut Vec<Hash>) {
-    let n = leaves.len();
+/// Audit path of leaf `index` in the tree of the first `size` leaves of `src`, nearest sibling
+/// first (RFC 9162, section 2.1.3.1).
+pub fn inclusion_proof_in<S: Subtrees>(
+    src: &mut S,
+    size: u64,
+    index: u64,
+) -> Result<Vec<Hash>, S::Error> {
+    let mut path = Vec::new();
+    if index < size {
+        inclusion_into(src, 0, size, index, &mut path)?;
+    }
+    Ok(path)
+}
+
+fn inclusion_into<S: Subtrees>(
+    src: &mut S,
+    start: u64,
+    end: u64,
+    index: u64,
+    path: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = end - start;
     if n <= 1 {
-        return;
+        return Ok(());
     }
     let k = split(n);
-    if index < k {
-        inclusion_into(&leaves[..k], index, path);
-        path.push(root(&leaves[k..]));
+    if index < start + k {
+        inclusion_into(src, start, start + k, index, path)?;
+        path.push(range_root(src, start + k, end)?);
     } else {
-        inclusion_into(&leaves[k..], index - k, path);
-        path.push(root(&leaves[..k]));
+        inclusion_into(src, start + k, end, index, path)?;
+        path.push(range_root(src, start, start + k)?);
     }
+    Ok(())
 }
 
 /// Checks that `leaf` sits at `index` of a tree of `size` leaves whose root is `root`
@@ -140,29 +205,48 @@ pub fn verify_inclusion(
 /// Consistency proof that the tree of the first `first` leaves is a prefix of the tree over
 /// all of `leaves` (RFC 9162, section 2.1.4.1). Empty when `first` is 0 or the whole tree.
 pub fn consistency_proof(leaves: &[Hash], first: usize) -> Vec<Hash> {
-    let mut path = Vec::new();
-    if first > 0 && first < leaves.len() {
-        subproof(first, leaves, true, &mut path);
-    }
+    let Ok(path) = consistency_proof_in(&mut Leaves(leaves), first as u64, leaves.len() as u64);
     path
 }
 
-fn subproof(m: usize, leaves: &[Hash], whole: bool, path: &mut Vec<Hash>) {
-    let n = leaves.len();
+/// Consistency proof between the trees of the first `first` and the first `second` leaves of
+/// `src` (RFC 9162, section 2.1.4.1). Empty when `first` is 0 or not below `second`.
+pub fn consistency_proof_in<S: Subtrees>(
+    src: &mut S,
+    first: u64,
+    second: u64,
+) -> Result<Vec<Hash>, S::Error> {
+    let mut path = Vec::new();
+    if first > 0 && first < second {
+        subproof(src, first, 0, second, true, &mut path)?;
+    }
+    Ok(path)
+}
+
+fn subproof<S: Subtrees>(
+    src: &mut S,
+    m: u64,
+    start: u64,
+    end: u64,
+    whole: bool,
+    path: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = end - start;
     if m == n {
         if !whole {
-            path.push(root(leaves));
+            path.push(range_root(src, start, end)?);
         }
-        return;
+        return Ok(());
     }
     let k = split(n);
     if m <= k {
-        subproof(m, &leaves[..k], whole, path);
-        path.push(root(&leaves[k..]));
+        subproof(src, m, start, start + k, whole, path)?;
+        path.push(range_root(src, start + k, end)?);
     } else {
-        subproof(m - k, &leaves[k..], false, path);
-        path.push(root(&leaves[..k]));
+        subproof(src, m - k, start + k, end, false, path)?;
+        path.push(range_root(src, start, start + k)?);
     }
+    Ok(())
 }
 
 /// Checks that the tree of `first` leaves with root `first_root` is a prefix of the tree of
