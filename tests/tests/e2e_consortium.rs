@@ -60,6 +60,12 @@ async fn e2e_consortium_a_call_to_member_2_is_found_on_member_1_and_in_member_4s
     assert!(ids.iter().all(|id| in_block.contains(id)));
     let signers = block.data["certificate"]["signatures"].as_array().unwrap().len();
     assert!(signers >= 3, "a certificate needs more than two thirds of four, got {signers}");
+
+    // The record's proof bundle from member 2 holds offline under the consortium's genesis.
+    let bundle = c.client(1).proof(&ids[0]).await.unwrap().expect("the owner gets its bundle");
+    let bundle: cunzheng_types::ProofBundle = serde_json::from_value(bundle.data).unwrap();
+    let held = bundle.verify(&c.genesis).unwrap();
+    assert_eq!(bundle.block.header.height, height, "{held:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@ mod bench;
 mod keys;
 mod operator;
 mod submit;
+mod verify;
 
 /// Command-line tool for a cunzheng ledger.
 #[derive(Debug, Parser)]
@@ -27,6 +28,8 @@ enum Command {
     Keygen(keys::KeygenArgs),
     /// Build genesis.json from the members' public keys and the operator's.
     Genesis(keys::GenesisArgs),
+    /// Check a proof bundle offline against a trusted genesis document.
+    Verify(verify::Args),
     /// Operator actions on enterprise clients.
     #[command(subcommand)]
     Client(operator::Command),
@@ -76,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             Command::Client(cmd) => operator::run(cmd).await,
             Command::Keygen(args) => keys::keygen(&args),
             Command::Genesis(args) => keys::genesis(&args),
+            Command::Verify(args) => verify::run(&args),
         }
     })
 }

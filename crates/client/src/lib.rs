@@ -154,10 +154,26 @@ impl Client {
     /// `GET /v1/tx/{id}`: the record and where it is, or `None` when the node has no such
     /// record of this client.
     pub async fn tx(&self, id: &Hash) -> Result<Option<Answer>, ClientError> {
+        self.get_own(&format!("/v1/tx/{id}")).await
+    }
+
+    /// `GET /v1/proofs/{id}`: the proof bundle of one of this client's records, or `None` if
+    /// the chain has no such record of this client.
+    pub async fn proof(&self, id: &Hash) -> Result<Option<Answer>, ClientError> {
+        self.get_own(&format!("/v1/proofs/{id}")).await
+    }
+
+    /// `GET /v1/genesis`: the genesis document the chain started from.
+    pub async fn genesis(&self) -> Result<Answer, ClientError> {
+        answer(self.http.get(format!("{}/v1/genesis", self.api)).send().await?).await
+    }
+
+    /// A GET with header authentication; `None` for 404.
+    async fn get_own(&self, path: &str) -> Result<Option<Answer>, ClientError> {
         let ts = unix_now();
         let resp = self
             .http
-            .get(format!("{}/v1/tx/{}", self.api, id))
+            .get(format!("{}{path}", self.api))
             .header("x-client-id", &self.client_id)
             .header("x-timestamp", ts.to_string())
             .header("x-client-token", client_token(&self.client_id, &self.client_key, ts))

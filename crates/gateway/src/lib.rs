@@ -108,6 +108,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         app = app.route(endpoint.path(), post(move |s, body| deposit::handle(s, endpoint, body)));
     }
     app.route("/v1/tx/{id}", get(query::tx))
+        .route("/v1/proofs/{id}", get(query::proof))
+        .route("/v1/genesis", get(query::genesis))
+        .route("/v1/consistency", get(query::consistency))
         .route("/v1/blocks/{height}", get(query::block))
         .route("/v1/status", get(query::status))
         .route("/metrics", get(metrics::render))

@@ -40,6 +40,12 @@ pub struct Suspension {
 }
 
 fn operator<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a OperatorKeys, ApiError> {
+    check_admin(state, headers)?;
+    state.operator.as_ref().ok_or(ApiError::Forbidden)
+}
+
+/// Checks the `Authorization: Bearer` token of the operator endpoints, in constant time.
+pub(crate) fn check_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let expected = state.config.admin_token.as_deref().ok_or(ApiError::Forbidden)?;
     let given = headers
         .get("authorization")
@@ -51,7 +57,7 @@ fn operator<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a Operator
     {
         return Err(ApiError::Forbidden);
     }
-    state.operator.as_ref().ok_or(ApiError::Forbidden)
+    Ok(())
 }
 
 /// Parses a request body after the caller is known to be the operator, so that a stranger

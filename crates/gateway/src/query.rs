@@ -3,11 +3,15 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, State},
+    extract::{rejection::QueryRejection, Path, Query, State},
     http::{header, HeaderMap},
     response::IntoResponse,
 };
-use cunzheng_types::{Hash, Transaction};
+use cunzheng_store::{ChainStore, StoreError, TxEntry};
+use cunzheng_types::{
+    merkle, proof::BUNDLE_VERSION, CertifiedHeader, Hash, ProofBundle, Transaction,
+};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
@@ -23,23 +27,10 @@ pub async fn tx(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Answer, ApiError> {
-    let client_id = header_str(&headers, "x-client-id")?;
-    let timestamp = header_str(&headers, "x-timestamp")?
-        .parse::<u64>()
-        .map_err(|_| ApiError::BadParam("X-Timestamp: expected Unix seconds".into()))?;
-    let token = header_str(&headers, "x-client-token")?;
-    state.auth.verify(&state.chain, client_id, timestamp, token, state.config.time_window_secs)?;
-    let id =
-        Hash::from_hex(&id).map_err(|_| ApiError::BadParam("id: expected 64 hex digits".into()))?;
-
-    let store = state.chain.store();
-    let entry = store.tx(&id).map_err(unavailable)?.ok_or(ApiError::NotFound)?;
-    let tx = Transaction::from_canonical(&entry.bytes)
-        .map_err(|e| ApiError::Unavailable(format!("stored transaction does not decode: {e}")))?;
-    if !matches!(&tx, Transaction::Record(r) if r.client_id == client_id) {
-        return Err(ApiError::NotFound);
-    }
-    let header = store.header(entry.height).map_err(unavailable)?.ok_or(ApiError::NotFound)?;
+    let client_id = client_headers(&state, &headers)?;
+    let (id, entry, tx) = visible_tx(&state, &id, Caller::Client(client_id))?;
+    let header =
+        state.chain.store().header(entry.height).map_err(unavailable)?.ok_or(ApiError::NotFound)?;
     Ok(Answer::success(json!({
         "tx_id": id,
         "tx": tx.to_value(),
@@ -48,6 +39,149 @@ pub async fn tx(
         "block_hash": header.hash(),
         "block_time": header.time,
     })))
+}
+
+/// `GET /v1/proofs/{id}`: the proof bundle of a transaction (see
+/// [`cunzheng_types::ProofBundle`]), for the client that owns it (header authentication as
+/// `GET /v1/tx/{id}`) or the operator (`Authorization: Bearer`). It proves the record against
+/// its block and against the newest block's log, so that it holds offline.
+pub async fn proof(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Answer, ApiError> {
+    let caller = if headers.contains_key(header::AUTHORIZATION) {
+        crate::operator::check_admin(&state, &headers)?;
+        Caller::Operator
+    } else {
+        Caller::Client(client_headers(&state, &headers)?)
+    };
+    let (id, entry, tx) = visible_tx(&state, &id, caller)?;
+    let bundle = tokio::task::spawn_blocking(move || bundle(&state, id, entry, &tx))
+        .await
+        .map_err(unavailable)??;
+    Ok(Answer::success(serde_json::to_value(bundle).map_err(unavailable)?))
+}
+
+fn bundle(
+    state: &AppState,
+    tx_id: Hash,
+    entry: TxEntry,
+    tx: &Transaction,
+) -> Result<ProofBundle, ApiError> {
+    let store = state.chain.store();
+    let block = certified(store, entry.height)?;
+    // TODO: the block's path is rebuilt from its ids (up to 10,000 hashes per bundle); keeping
+    // each block's upper tree levels beside its ids would make it O(log n) like the log path.
+    let ids = store.block(entry.height).map_err(unavailable)?.ok_or(ApiError::NotFound)?.tx_ids;
+    let tx_index = u64::from(entry.index);
+    let tx_path = merkle::inclusion_proof(&ids, entry.index as usize);
+
+    // The newest committed block is the checkpoint: its log holds every earlier record.
+    let checkpoint = certified(store, state.chain.head().height)?;
+    let log_index = block.header.log_size - block.header.tx_count + tx_index;
+    let log_path =
+        store.log_inclusion(log_index, checkpoint.header.log_size).map_err(unavailable)?;
+    Ok(ProofBundle {
+        version: BUNDLE_VERSION,
+        genesis_hash: state.chain.genesis().hash(),
+        tx: tx.to_value(),
+        tx_id,
+        block,
+        tx_index,
+        tx_path,
+        log_index,
+        checkpoint,
+        log_path,
+    })
+}
+
+/// A committed header with its certificate.
+fn certified(store: &ChainStore, height: u64) -> Result<CertifiedHeader, ApiError> {
+    let header = store.header(height).map_err(unavailable)?.ok_or(ApiError::NotFound)?;
+    let certificate = store.certificate(height).map_err(unavailable)?.ok_or(ApiError::NotFound)?;
+    Ok(CertifiedHeader { header, certificate })
+}
+
+/// `GET /v1/genesis`: the document every verifier trusts: chain id, validators, operator key.
+pub async fn genesis(State(state): State<Arc<AppState>>) -> Answer {
+    Answer::success(json!(state.chain.genesis()))
+}
+
+/// `?from=N&to=M` of `GET /v1/consistency`.
+#[derive(Debug, Deserialize)]
+pub struct Sizes {
+    from: u64,
+    to: u64,
+}
+
+/// `GET /v1/consistency?from=N&to=M`: the RFC 9162 proof that the log of the first `from`
+/// records is a prefix of the log of the first `to`, with both roots.
+pub async fn consistency(
+    State(state): State<Arc<AppState>>,
+    sizes: Result<Query<Sizes>, QueryRejection>,
+) -> Result<Answer, ApiError> {
+    let Query(Sizes { from, to }) = sizes
+        .map_err(|_| ApiError::BadParam("from, to: expected two log sizes as integers".into()))?;
+    let size = state.chain.store().head().map_err(unavailable)?.map_or(0, |h| h.frontier.size);
+    if from > to || to > size {
+        return Err(ApiError::BadParam(format!(
+            "from, to: expected from <= to <= {size}, the committed log size"
+        )));
+    }
+    let answer = tokio::task::spawn_blocking(move || {
+        let store = state.chain.store();
+        Ok::<_, StoreError>(json!({
+            "from": from,
+            "to": to,
+            "from_root": store.log_root(from)?,
+            "to_root": store.log_root(to)?,
+            "proof": store.log_consistency(from, to)?,
+        }))
+    })
+    .await
+    .map_err(unavailable)?
+    .map_err(unavailable)?;
+    Ok(Answer::success(answer))
+}
+
+/// Who reads a transaction: the operator reads any, a client its own records only.
+#[derive(Clone, Copy)]
+enum Caller<'a> {
+    Operator,
+    Client(&'a str),
+}
+
+/// The client id of a call authenticated by `X-Client-Id`, `X-Timestamp` and
+/// `X-Client-Token` (the documented token formula).
+fn client_headers<'a>(state: &AppState, headers: &'a HeaderMap) -> Result<&'a str, ApiError> {
+    let client_id = header_str(headers, "x-client-id")?;
+    let timestamp = header_str(headers, "x-timestamp")?
+        .parse::<u64>()
+        .map_err(|_| ApiError::BadParam("X-Timestamp: expected Unix seconds".into()))?;
+    let token = header_str(headers, "x-client-token")?;
+    state.auth.verify(&state.chain, client_id, timestamp, token, state.config.time_window_secs)?;
+    Ok(client_id)
+}
+
+/// The transaction `id` if `caller` may see it; another client's answers 10010 as if it did
+/// not exist.
+fn visible_tx(
+    state: &AppState,
+    id: &str,
+    caller: Caller<'_>,
+) -> Result<(Hash, TxEntry, Transaction), ApiError> {
+    let id =
+        Hash::from_hex(id).map_err(|_| ApiError::BadParam("id: expected 64 hex digits".into()))?;
+    let entry = state.chain.store().tx(&id).map_err(unavailable)?.ok_or(ApiError::NotFound)?;
+    let tx = Transaction::from_canonical(&entry.bytes)
+        .map_err(|e| ApiError::Unavailable(format!("stored transaction does not decode: {e}")))?;
+    if let Caller::Client(client_id) = caller {
+        if !matches!(&tx, Transaction::Record(r) if r.client_id == client_id) {
+            return Err(ApiError::NotFound);
+        }
+    }
+    Ok((id, entry, tx))
 }
 
 /// `GET /v1/blocks/{height}`: header, hash, certificate and transaction ids. Public.

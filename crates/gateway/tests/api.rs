@@ -558,3 +558,112 @@ async fn operator_bodies_are_checked_after_the_token_and_answered_in_json() {
     let (_, answer) = node.send(post(ADMIN, r#"{"channels": ["fax"]}"#)).await;
     assert_eq!(code(&answer), 10003, "{answer}");
 }
+
+fn voice_consent_id(client: &str, n: u64) -> String {
+    Transaction::Record(cunzheng_types::RecordTx {
+        client_id: client.into(),
+        record: cunzheng_types::Record::Consent {
+            channel: Channel::Voice,
+            phone: PHONE.to_uppercase(),
+            deposit_hash: format!("dep{n}"),
+            sign_time: 1_604_339_389 + n,
+        },
+    })
+    .id()
+    .to_hex()
+}
+
+#[tokio::test]
+async fn a_proof_bundle_verifies_offline_for_its_owner_and_the_operator() {
+    let node = Node::start(Setup::default()).await;
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(7))).await), 0);
+    // Later blocks, so that the checkpoint is past the record's block.
+    assert_eq!(code(&node.post("/sms/add", envelope("c2", consents(3))).await), 0);
+    let genesis = node.chain.genesis().clone();
+
+    for n in [0, 3, 6] {
+        let id = voice_consent_id("c1", n);
+        let (status, answer) = node.get(&format!("/v1/proofs/{id}"), &auth_headers("c1")).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let bundle: cunzheng_types::ProofBundle =
+            serde_json::from_value(answer["data"].clone()).unwrap();
+        assert_eq!(bundle.tx_id.to_hex(), id);
+        assert_eq!(bundle.checkpoint.header.height, node.chain.head().height);
+        assert!(bundle.checkpoint.header.height > bundle.block.header.height);
+        let held = bundle.verify(&genesis).unwrap();
+        assert_eq!(held.len(), 6);
+    }
+
+    let id = voice_consent_id("c1", 2);
+    let admin = [("authorization", format!("Bearer {ADMIN}"))];
+    let (status, answer) = node.get(&format!("/v1/proofs/{id}"), &admin).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let bundle: cunzheng_types::ProofBundle =
+        serde_json::from_value(answer["data"].clone()).unwrap();
+    bundle.verify(&genesis).unwrap();
+}
+
+#[tokio::test]
+async fn a_proof_is_refused_to_strangers_and_for_unknown_ids() {
+    let node = Node::start(Setup::default()).await;
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(1))).await), 0);
+    let id = voice_consent_id("c1", 0);
+
+    let (status, answer) = node.get(&format!("/v1/proofs/{id}"), &auth_headers("c2")).await;
+    assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, 10010));
+    let wrong = [("authorization", "Bearer not-the-token".to_owned())];
+    let (_, answer) = node.get(&format!("/v1/proofs/{id}"), &wrong).await;
+    assert_eq!(code(&answer), 10011);
+    let (_, answer) = node.get(&format!("/v1/proofs/{id}"), &[]).await;
+    assert_eq!(code(&answer), 10003, "{answer}");
+    let unknown = Hash([7; 32]).to_hex();
+    let (status, _) = node.get(&format!("/v1/proofs/{unknown}"), &auth_headers("c1")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn genesis_is_public_and_is_the_chains() {
+    let node = Node::start(Setup::default()).await;
+    let (status, answer) = node.get("/v1/genesis", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let genesis: Genesis = serde_json::from_value(answer["data"].clone()).unwrap();
+    assert_eq!(&genesis, node.chain.genesis());
+}
+
+#[tokio::test]
+async fn consistency_proofs_hold_between_committed_log_sizes() {
+    let node = Node::start(Setup::default()).await;
+    let mut sizes = vec![node.log_size()];
+    for round in 0..3 {
+        let list = Value::Array((0..5).map(|i| consent(10 * round + i)).collect());
+        assert_eq!(code(&node.post("/voice/add", envelope("c1", list)).await), 0);
+        sizes.push(node.log_size());
+    }
+    let last = *sizes.last().unwrap();
+    for from in 0..=last {
+        let (status, answer) =
+            node.get(&format!("/v1/consistency?from={from}&to={last}"), &[]).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let d = &answer["data"];
+        let proof: Vec<Hash> = serde_json::from_value(d["proof"].clone()).unwrap();
+        let root = |k: &str| Hash::from_hex(d[k].as_str().unwrap()).unwrap();
+        cunzheng_types::merkle::verify_consistency(
+            from,
+            last,
+            &proof,
+            &root("from_root"),
+            &root("to_root"),
+        )
+        .unwrap();
+        assert_eq!(root("to_root"), node.chain.head().frontier.root());
+    }
+    for query in [
+        format!("from=3&to={}", last + 1),
+        "from=5&to=2".into(),
+        "from=x&to=1".into(),
+        String::new(),
+    ] {
+        let (status, answer) = node.get(&format!("/v1/consistency?{query}"), &[]).await;
+        assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, 10003), "{query}: {answer}");
+    }
+}

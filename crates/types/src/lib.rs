@@ -12,6 +12,7 @@ pub mod client_key;
 pub mod genesis;
 pub mod hash;
 pub mod merkle;
+pub mod proof;
 pub mod record;
 pub mod tx;
 
@@ -21,6 +22,7 @@ pub use block::{
 };
 pub use genesis::{Genesis, Validator};
 pub use hash::{sha256, Hash};
+pub use proof::{BundleError, CertifiedHeader, ProofBundle};
 pub use record::{Channel, Record, RecordError};
 pub use tx::{OperatorAction, OperatorTx, RecordTx, SealedTx, Transaction, TxError};
 

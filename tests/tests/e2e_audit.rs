@@ -1,0 +1,117 @@
+//! An auditor's view of a running dev node: a proof bundle for every kind of record, fetched
+//! over HTTP and checked offline by `cunzheng verify` against the genesis the node serves.
+
+use std::{path::Path, process::Command};
+
+use cunzheng_e2e::{bin, DevNode};
+use cunzheng_types::{record::Endpoint, unix_now, Hash};
+use serde_json::{json, Value};
+
+const PHONE: &str = "C6AAA43716949506D38CF6A1BAA2F576";
+
+/// `cunzheng verify BUNDLE --genesis GENESIS`: success, and what it printed.
+fn verify(bundle: &Path, genesis: &Path) -> (bool, String) {
+    let out = Command::new(bin("cunzheng"))
+        .arg("verify")
+        .arg(bundle)
+        .arg("--genesis")
+        .arg(genesis)
+        .output()
+        .unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn one_record_of(endpoint: Endpoint, now: u64) -> Value {
+    match endpoint.path() {
+        "/voice/add" | "/sms/add" => {
+            json!({"phone": PHONE, "deposit_hash": "consent1", "sign_time": now - 60})
+        }
+        "/voice/sendAddChain" => {
+            json!({"phone": PHONE, "from_num": "075538833883", "start_time": now - 30, "end_time": now - 10, "deposit_hash": "call1"})
+        }
+        "/sms/sendAddChain" => {
+            json!({"phone": PHONE, "channel_num": "106909570626", "send_time": now - 5, "deposit_hash": "sms1"})
+        }
+        _ => json!({"phone": PHONE}),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_audit_every_record_kind_verifies_offline_and_tampering_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = DevNode::start(&dir.path().join("node")).unwrap();
+    let client = node.client();
+
+    // The genesis an auditor fetches once and keeps.
+    let genesis = client.genesis().await.unwrap();
+    assert_eq!(genesis.code, 0);
+    let genesis_file = dir.path().join("genesis.json");
+    std::fs::write(&genesis_file, serde_json::to_vec(&genesis.data).unwrap()).unwrap();
+
+    let now = unix_now();
+    let mut bundles = Vec::new();
+    for endpoint in Endpoint::ALL {
+        let list = vec![one_record_of(endpoint, now)];
+        let ids = client.tx_ids(endpoint, &list, now).unwrap();
+        let answer = client.deposit_at(endpoint, &list, now).await.unwrap();
+        assert_eq!(answer.code, 0, "{}: {}", endpoint.path(), answer.msg);
+        bundles.push((endpoint, ids[0]));
+    }
+
+    for (endpoint, id) in &bundles {
+        let answer = client.proof(id).await.unwrap().expect("the owner gets its bundle");
+        let file = dir.path().join(format!("{id}.json"));
+        // The answer as served, envelope and all: what an auditor saves from the API.
+        std::fs::write(
+            &file,
+            serde_json::to_vec(
+                &json!({"code": answer.code, "msg": answer.msg, "data": answer.data}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let (ok, text) = verify(&file, &genesis_file);
+        assert!(ok, "{}: {text}", endpoint.path());
+        assert!(text.contains("valid: the record is in block"), "{text}");
+        assert!(text.contains(&id.to_hex()), "{text}");
+    }
+
+    // Tampered copies of the first bundle: each is refused with the check that failed.
+    let (_, id) = bundles[0];
+    let good = client.proof(&id).await.unwrap().unwrap().data;
+    type Edit = fn(&mut Value);
+    let tampered: [(&str, Edit); 5] = [
+        ("leaf hash", |b| b["tx"]["deposit_hash"] = json!("forged")),
+        ("tx_path", |b| b["tx_index"] = json!(b["tx_index"].as_u64().unwrap() + 1)),
+        ("block certificate", |b| b["block"]["header"]["time"] = json!(1)),
+        ("checkpoint certificate", |b| {
+            let s = b["checkpoint"]["certificate"]["signatures"][0]["signature"].as_str().unwrap();
+            let flipped = if s.starts_with('0') { "1" } else { "0" };
+            b["checkpoint"]["certificate"]["signatures"][0]["signature"] =
+                json!(format!("{flipped}{}", &s[1..]));
+        }),
+        ("log_path", |b| b["log_path"] = json!([Hash([9; 32])])),
+    ];
+    for (named, edit) in tampered {
+        let mut bundle = good.clone();
+        edit(&mut bundle);
+        let file = dir.path().join("tampered.json");
+        std::fs::write(&file, serde_json::to_vec(&bundle).unwrap()).unwrap();
+        let (ok, text) = verify(&file, &genesis_file);
+        assert!(!ok, "a bundle with a forged {named} verified: {text}");
+        assert!(text.contains("invalid") && text.contains(named), "{named}: {text}");
+    }
+
+    // Another chain's genesis does not vouch for this chain's records.
+    let mut other: Value = genesis.data.clone();
+    other["chain_id"] = json!("another-chain");
+    let other_file = dir.path().join("other-genesis.json");
+    std::fs::write(&other_file, serde_json::to_vec(&other).unwrap()).unwrap();
+    let file = dir.path().join(format!("{id}.json"));
+    let (ok, text) = verify(&file, &other_file);
+    assert!(!ok && text.contains("genesis hash"), "{text}");
+
+    assert!(node.terminate().unwrap());
+}
