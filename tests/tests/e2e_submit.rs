@@ -1,4 +1,6 @@
-//! `cunzheng submit` of 100,000 records from a CSV leaves every record findable.
+//! `cunzheng submit` of 100,000 records from a CSV leaves every record findable, and
+//! `cunzheng verify-chain` replays that chain, through the API and from the stopped node's
+//! data, and names a block whose bytes were edited on disk.
 
 use std::{io::Write, process::Command};
 
@@ -7,10 +9,10 @@ use cunzheng_types::{record::Endpoint, unix_now};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn e2e_submit_100k_records_from_csv_all_findable() {
+async fn e2e_submit_100k_records_from_csv_all_findable_and_the_chain_replays() {
     const N: usize = 100_000;
     let dir = tempfile::tempdir().unwrap();
-    let node = DevNode::start(&dir.path().join("node")).unwrap();
+    let mut node = DevNode::start(&dir.path().join("node")).unwrap();
     let client = node.client();
     let endpoint = Endpoint::ALL[3];
 
@@ -57,4 +59,57 @@ async fn e2e_submit_100k_records_from_csv_all_findable() {
         json!(N + 1),
         "the demo client's registration and the records"
     );
+
+    let head = status.data["height"].as_u64().unwrap();
+
+    // Through the public API: headers, certificates, ids and the log.
+    let genesis = node.data.join("genesis.json");
+    let (ok, text) = verify_chain(&["--api", &node.credentials.api], &genesis);
+    assert!(ok, "{text}");
+    // Empty blocks may be decided meanwhile: the log holds exactly the records.
+    assert!(text.contains(&format!(" blocks, {} transactions in the log", N + 1)), "{text}");
+
+    // From the stopped node's data: every transaction's bytes too.
+    assert!(node.terminate().unwrap());
+    let data = node.data.to_str().unwrap();
+    let (ok, text) = verify_chain(&["--data", data], &genesis);
+    assert!(ok, "{text}");
+    assert!(text.contains(&format!("{} transactions decoded and checked", N + 1)), "{text}");
+
+    // One header's time edited in the database: the replay stops at that height.
+    let edited = head / 2 + 1;
+    edit_header_time(&node.data.join("chain"), edited);
+    let (ok, text) = verify_chain(&["--data", data], &genesis);
+    assert!(!ok, "an edited block passed: {text}");
+    assert!(
+        text.contains(&format!("invalid at height {edited}: block {edited} certificate")),
+        "{text}"
+    );
+}
+
+/// `cunzheng verify-chain ARGS --genesis GENESIS`: success, and what it printed.
+fn verify_chain(args: &[&str], genesis: &std::path::Path) -> (bool, String) {
+    let out = Command::new(bin("cunzheng"))
+        .arg("verify-chain")
+        .args(args)
+        .arg("--genesis")
+        .arg(genesis)
+        .output()
+        .unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Rewrites the stored header of block `height` with its time one millisecond later, as an
+/// edit of the database on disk would.
+fn edit_header_time(db: &std::path::Path, height: u64) {
+    let names = rocksdb::DB::list_cf(&rocksdb::Options::default(), db).unwrap();
+    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), db, &names).unwrap();
+    let blocks = db.cf_handle("blocks").unwrap();
+    let key = height.to_be_bytes();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&db.get_cf(blocks, key).unwrap().unwrap()).unwrap();
+    header["time"] = json!(header["time"].as_u64().unwrap() + 1);
+    db.put_cf(blocks, key, serde_json::to_vec(&header).unwrap()).unwrap();
 }

@@ -30,6 +30,8 @@ enum Command {
     Genesis(keys::GenesisArgs),
     /// Check a proof bundle offline against a trusted genesis document.
     Verify(verify::Args),
+    /// Replay every block from genesis, through a node's API or a stopped node's data.
+    VerifyChain(verify::ChainArgs),
     /// Operator actions on enterprise clients.
     #[command(subcommand)]
     Client(operator::Command),
@@ -80,6 +82,7 @@ fn main() -> anyhow::Result<()> {
             Command::Keygen(args) => keys::keygen(&args),
             Command::Genesis(args) => keys::genesis(&args),
             Command::Verify(args) => verify::run(&args),
+            Command::VerifyChain(args) => verify::run_chain(&args).await,
         }
     })
 }

@@ -14,6 +14,7 @@ pub mod hash;
 pub mod merkle;
 pub mod proof;
 pub mod record;
+pub mod replay;
 pub mod tx;
 
 pub use block::{
