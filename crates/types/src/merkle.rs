@@ -501,13 +501,33 @@ mod tests {
 
     #[test]
     fn every_consistency_proof_verifies_in_every_tree_shape() {
-        let many: Vec<Hash> = (0u32..40).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        let many: Vec<Hash> = (0u32..70).map(|i| leaf_hash(&i.to_le_bytes())).collect();
         for n in 1..=many.len() {
             let second_root = root(&many[..n]);
             for m in 1..=n {
                 let p = consistency_proof(&many[..n], m);
                 verify_consistency(m as u64, n as u64, &p, &root(&many[..m]), &second_root)
                     .unwrap_or_else(|e| panic!("{m} -> {n}: {e}"));
+            }
+        }
+    }
+
+    /// A log rewritten anywhere inside an already published tree cannot prove itself
+    /// consistent with that tree's root, for every pair of sizes up to 70.
+    #[test]
+    fn a_forked_log_fails_consistency_with_every_earlier_root() {
+        let honest: Vec<Hash> = (0u32..70).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        for m in 1..honest.len() {
+            let first_root = root(&honest[..m]);
+            for n in m + 1..=honest.len() {
+                for rewritten in [0, m / 2, m - 1] {
+                    let mut forked = honest[..n].to_vec();
+                    forked[rewritten] = leaf_hash(b"rewritten");
+                    let p = consistency_proof(&forked, m);
+                    let check =
+                        verify_consistency(m as u64, n as u64, &p, &first_root, &root(&forked));
+                    assert!(check.is_err(), "fork at {rewritten} passed {m} -> {n}");
+                }
             }
         }
     }
