@@ -115,3 +115,94 @@ async fn e2e_audit_every_record_kind_verifies_offline_and_tampering_is_named() {
 
     assert!(node.terminate().unwrap());
 }
+
+/// A node's checkpoint note, waited for until it covers the whole committed log.
+async fn checkpoint_of_head(client: &cunzheng_client::Client) -> (String, u64) {
+    for _ in 0..100 {
+        let size = client.status().await.unwrap().data["log_size"].as_u64().unwrap();
+        if let Some(note) = client.checkpoint().await.unwrap() {
+            if note.lines().nth(1) == Some(size.to_string().as_str()) {
+                return (note, size);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no checkpoint of the committed log");
+}
+
+fn third_party_hash(h: &Hash) -> tlog_tiles::Hash {
+    tlog_tiles::Hash(h.0)
+}
+
+/// Checkpoints, inclusion proofs and consistency proofs are accepted as they are by an
+/// independent implementation of C2SP signed notes and tlog proofs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_audit_checkpoints_and_proofs_are_accepted_by_another_implementation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = DevNode::start(&dir.path().join("node")).unwrap();
+    let client = node.client();
+    let endpoint = Endpoint::ALL[0];
+    let now = unix_now();
+    let mut ids = Vec::new();
+    for call in 0..3u64 {
+        let list: Vec<Value> = (0..50)
+            .map(|i| json!({"phone": format!("{:032X}", call * 100 + i), "deposit_hash": format!("c{call}i{i}"), "sign_time": now - 60}))
+            .collect();
+        ids.extend(client.tx_ids(endpoint, &list, now).unwrap());
+        assert_eq!(client.deposit_at(endpoint, &list, now).await.unwrap().code, 0);
+    }
+    let (first_note, first_size) = checkpoint_of_head(&client).await;
+    let list = vec![json!({"phone": PHONE, "deposit_hash": "later", "sign_time": now - 60})];
+    assert_eq!(client.deposit_at(endpoint, &list, now).await.unwrap().code, 0);
+    let (note, size) = checkpoint_of_head(&client).await;
+    assert!(size > first_size);
+
+    // The note opens under the member's verifier key and parses as a tlog checkpoint.
+    let keys = client.checkpoint_keys().await.unwrap().data;
+    let vkey = keys["keys"][0]["vkey"].as_str().unwrap();
+    let verifier = signed_note::StandardVerifier::new(vkey).unwrap();
+    let verifiers = signed_note::VerifierList::new(vec![Box::new(verifier)]);
+    let parsed = signed_note::Note::from_bytes(note.as_bytes()).unwrap();
+    let (verified, unverified) = parsed.verify(&verifiers).unwrap();
+    assert_eq!((verified.len(), unverified.len()), (1, 0));
+    let checkpoint = tlog_tiles::Checkpoint::from_bytes(parsed.text()).unwrap();
+    assert_eq!(checkpoint.origin(), keys["origin"].as_str().unwrap());
+    assert_eq!(checkpoint.size(), size);
+    let mut forged = note.clone().into_bytes();
+    forged[note.find('\n').unwrap() + 1] ^= 1;
+    let forged = signed_note::Note::from_bytes(&forged).unwrap();
+    assert!(forged
+        .verify(&signed_note::VerifierList::new(vec![Box::new(
+            signed_note::StandardVerifier::new(vkey).unwrap()
+        )]))
+        .is_err());
+
+    // Each record's bundle path proves it into the checkpoint's tree.
+    for id in [ids[0], ids[77], ids[149]] {
+        let bundle: cunzheng_types::ProofBundle =
+            serde_json::from_value(client.proof(&id).await.unwrap().unwrap().data).unwrap();
+        assert_eq!(bundle.checkpoint.header.log_size, checkpoint.size());
+        assert_eq!(bundle.checkpoint.header.log_root.0, checkpoint.hash().0);
+        let path: Vec<tlog_tiles::Hash> = bundle.log_path.iter().map(third_party_hash).collect();
+        tlog_tiles::check_record(
+            &path,
+            checkpoint.size(),
+            *checkpoint.hash(),
+            bundle.log_index,
+            third_party_hash(&id),
+        )
+        .unwrap();
+    }
+
+    // The first checkpoint's tree is a prefix of the second's.
+    let first = tlog_tiles::Checkpoint::from_bytes(
+        signed_note::Note::from_bytes(first_note.as_bytes()).unwrap().text(),
+    )
+    .unwrap();
+    let answer = client.consistency(first_size, size).await.unwrap();
+    let proof: Vec<Hash> = serde_json::from_value(answer.data["proof"].clone()).unwrap();
+    let proof: Vec<tlog_tiles::Hash> = proof.iter().map(third_party_hash).collect();
+    tlog_tiles::check_tree(&proof, size, *checkpoint.hash(), first_size, *first.hash()).unwrap();
+
+    assert!(node.terminate().unwrap());
+}

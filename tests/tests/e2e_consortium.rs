@@ -66,6 +66,23 @@ async fn e2e_consortium_a_call_to_member_2_is_found_on_member_1_and_in_member_4s
     let bundle: cunzheng_types::ProofBundle = serde_json::from_value(bundle.data).unwrap();
     let held = bundle.verify(&c.genesis).unwrap();
     assert_eq!(bundle.block.header.height, height, "{held:?}");
+
+    // Member 4 serves a checkpoint of that log that at least three members signed.
+    let size = bundle.block.header.log_size;
+    let deadline = std::time::Instant::now() + READY;
+    let (checkpoint, signers) = loop {
+        if let Some(note) = c.client(3).checkpoint().await.unwrap() {
+            let opened = cunzheng_types::checkpoint::open(&note, &c.genesis).unwrap();
+            if opened.0.size >= size {
+                break opened;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no quorum checkpoint of size {size}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(signers.len() >= 3, "{signers:?}");
+    let consistency = c.client(3).consistency(size, checkpoint.size).await.unwrap();
+    assert_eq!(consistency.code, 0, "{}", consistency.msg);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

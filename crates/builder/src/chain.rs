@@ -11,12 +11,13 @@ use cunzheng_types::{
     block::BLOCK_VERSION, merkle, Block, BlockHeader, Certificate, CertificateError, Genesis, Hash,
     PublicKey, SealedTx,
 };
-use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::{
+    checkpoint::Checkpoints,
     execute::{execute, ClientView, ExecError, Execution},
     pool::{Pool, PoolFull, Receipt},
 };
@@ -114,6 +115,8 @@ pub struct Chain {
     height: watch::Sender<u64>,
     /// Where new transactions go to reach the other members.
     gossip: OnceLock<mpsc::Sender<Vec<Arc<SealedTx>>>>,
+    /// The members' signatures of the log's checkpoints.
+    checkpoints: Checkpoints,
 }
 
 impl std::fmt::Debug for Chain {
@@ -143,7 +146,6 @@ impl Chain {
         Ok(Chain {
             pool: Pool::new(config.pool_capacity),
             store,
-            genesis,
             operator,
             config,
             state: RwLock::new(State { head, clients }),
@@ -151,6 +153,8 @@ impl Chain {
             checked: Mutex::new(None),
             height,
             gossip: OnceLock::new(),
+            checkpoints: Checkpoints::new(genesis.clone()),
+            genesis,
         })
     }
 
@@ -160,6 +164,20 @@ impl Chain {
 
     pub fn store(&self) -> &ChainStore {
         &self.store
+    }
+
+    pub fn checkpoints(&self) -> &Checkpoints {
+        &self.checkpoints
+    }
+
+    /// Makes this node sign the checkpoint of every block that grows the log with `key`, its
+    /// validator key, starting with the current head's.
+    pub fn sign_checkpoints(&self, key: SigningKey) {
+        self.checkpoints.set_signer(key);
+        let head = self.head();
+        if head.frontier.size > 0 {
+            self.checkpoints.sign(head.frontier.size, head.frontier.root());
+        }
     }
 
     pub fn config(&self) -> &ChainConfig {
@@ -376,6 +394,10 @@ impl Chain {
         }
         self.pool.committed(&block.tx_ids(), height);
         self.height.send_replace(height);
+        if !block.txs.is_empty() {
+            let (size, root) = (block.header.log_size, block.header.log_root);
+            self.checkpoints.sign(size, root);
+        }
         debug!(target: "builder", height, txs = block.txs.len(), write_ms = started.elapsed().as_millis() as u64, "block committed");
         Ok(())
     }

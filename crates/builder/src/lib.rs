@@ -13,9 +13,11 @@
 //! adds nothing and resolves when (or because) it is committed.
 
 mod chain;
+mod checkpoint;
 mod execute;
 mod pool;
 
 pub use chain::{BlockError, Chain, ChainConfig, ChainError};
+pub use checkpoint::{CheckpointSignature, Checkpoints, CosignError};
 pub use execute::{ClientView, ExecError};
 pub use pool::{PoolFull, Receipt, Rejected};

@@ -168,6 +168,27 @@ impl Client {
         answer(self.http.get(format!("{}/v1/genesis", self.api)).send().await?).await
     }
 
+    /// `GET /v1/checkpoint`: the newest quorum-signed checkpoint note, or `None` while there
+    /// is none.
+    pub async fn checkpoint(&self) -> Result<Option<String>, ClientError> {
+        let resp = self.http.get(format!("{}/v1/checkpoint", self.api)).send().await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Ok(Some(resp.error_for_status()?.text().await?))
+    }
+
+    /// `GET /v1/checkpoint/keys`: the checkpoints' origin and the members' verifier keys.
+    pub async fn checkpoint_keys(&self) -> Result<Answer, ClientError> {
+        answer(self.http.get(format!("{}/v1/checkpoint/keys", self.api)).send().await?).await
+    }
+
+    /// `GET /v1/consistency?from=..&to=..`.
+    pub async fn consistency(&self, from: u64, to: u64) -> Result<Answer, ClientError> {
+        let url = format!("{}/v1/consistency?from={from}&to={to}", self.api);
+        answer(self.http.get(url).send().await?).await
+    }
+
     /// A GET with header authentication; `None` for 404.
     async fn get_own(&self, path: &str) -> Result<Option<Answer>, ClientError> {
         let ts = unix_now();

@@ -110,6 +110,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     app.route("/v1/tx/{id}", get(query::tx))
         .route("/v1/proofs/{id}", get(query::proof))
         .route("/v1/genesis", get(query::genesis))
+        .route("/v1/checkpoint", get(query::checkpoint))
+        .route("/v1/checkpoint/keys", get(query::checkpoint_keys))
         .route("/v1/consistency", get(query::consistency))
         .route("/v1/blocks/{height}", get(query::block))
         .route("/v1/status", get(query::status))

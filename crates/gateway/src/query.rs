@@ -9,7 +9,7 @@ use axum::{
 };
 use cunzheng_store::{ChainStore, StoreError, TxEntry};
 use cunzheng_types::{
-    merkle, proof::BUNDLE_VERSION, CertifiedHeader, Hash, ProofBundle, Transaction,
+    checkpoint, merkle, proof::BUNDLE_VERSION, CertifiedHeader, Hash, ProofBundle, Transaction,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -101,6 +101,28 @@ fn certified(store: &ChainStore, height: u64) -> Result<CertifiedHeader, ApiErro
     let header = store.header(height).map_err(unavailable)?.ok_or(ApiError::NotFound)?;
     let certificate = store.certificate(height).map_err(unavailable)?.ok_or(ApiError::NotFound)?;
     Ok(CertifiedHeader { header, certificate })
+}
+
+/// `GET /v1/checkpoint`: the newest checkpoint of the log signed by more than two thirds of
+/// the voting power, as a C2SP `tlog-checkpoint` signed note (`text/plain`).
+pub async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+    let note = state.chain.checkpoints().latest().ok_or(ApiError::NotFound)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
+}
+
+/// `GET /v1/checkpoint/keys`: the origin of this chain's checkpoints and each member's
+/// signed-note verifier key, as a witness or verifier configures them.
+pub async fn checkpoint_keys(State(state): State<Arc<AppState>>) -> Answer {
+    let genesis = state.chain.genesis();
+    let keys: Vec<_> = genesis
+        .validators
+        .iter()
+        .map(|v| {
+            let name = checkpoint::key_name(&genesis.chain_id, &v.name);
+            json!({"member": v.name, "vkey": checkpoint::verifier_key(&name, &v.public_key)})
+        })
+        .collect();
+    Answer::success(json!({"origin": checkpoint::origin(&genesis.chain_id), "keys": keys}))
 }
 
 /// `GET /v1/genesis`: the document every verifier trusts: chain id, validators, operator key.

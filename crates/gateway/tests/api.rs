@@ -667,3 +667,33 @@ async fn consistency_proofs_hold_between_committed_log_sizes() {
         assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, 10003), "{query}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn the_checkpoint_is_a_signed_note_of_the_committed_log() {
+    let node = Node::start(Setup::default()).await;
+    let (status, answer) = node.get("/v1/checkpoint", &[]).await;
+    assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, 10010), "no member signed yet");
+
+    node.chain.sign_checkpoints(SigningKey::from_bytes(&[1; 32]));
+    assert_eq!(code(&node.post("/voice/add", envelope("c1", consents(3))).await), 0);
+    let resp = node
+        .app
+        .clone()
+        .oneshot(Request::get("/v1/checkpoint").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let note = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    let note = String::from_utf8(note.to_vec()).unwrap();
+    let (checkpoint, signers) =
+        cunzheng_types::checkpoint::open(&note, node.chain.genesis()).unwrap();
+    assert_eq!(signers, ["v"]);
+    let head = node.chain.head();
+    assert_eq!((checkpoint.size, checkpoint.root), (head.frontier.size, head.frontier.root()));
+
+    let (_, answer) = node.get("/v1/checkpoint/keys", &[]).await;
+    assert_eq!(answer["data"]["origin"], "cunzheng/gateway-test");
+    let vkey = answer["data"]["keys"][0]["vkey"].as_str().unwrap();
+    assert!(vkey.starts_with("gateway-test/v+"), "{vkey}");
+}

@@ -73,6 +73,9 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
     if let Some(fault) = fault {
         warn!(target: "node", ?fault, "started with a test fault: this member proposes invalid blocks");
     }
+    if let Some(key) = &validator {
+        chain.sign_checkpoints(key.clone());
+    }
     let settings = EngineSettings { fault, ..config.engine_settings()? };
     let consensus = Consensus::start(chain.clone(), &node_key, validator, settings).await?;
     let gossip = match config.gossip_addresses()? {

@@ -1,9 +1,13 @@
-//! Member-to-member transaction gossip over libp2p.
+//! Member-to-member gossip over libp2p: transactions, and the members' signatures of the
+//! log's checkpoints.
 //!
 //! A call taken by any member's gateway enters that member's pool; its new transactions are
 //! published here and land in every other member's pool, so that whoever proposes the next
 //! height can include them. Blocks and votes travel through the consensus engine's own
-//! network; this swarm carries transactions only.
+//! network. A second topic carries each member's signature of each new checkpoint (see
+//! `cunzheng_builder::Checkpoints`), so that every member can serve a checkpoint signed by a
+//! quorum; each member sends its newest signature again every few seconds for members that
+//! restarted.
 //!
 //! ```text
 //!  gateway ─▶ Chain::submit ─▶ outbound queue ─▶ gossipsub topic ─▶ members ─▶ Chain::add_gossiped
@@ -17,8 +21,8 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use cunzheng_builder::Chain;
-use cunzheng_types::SealedTx;
+use cunzheng_builder::{Chain, CheckpointSignature};
+use cunzheng_types::{Hash, PublicKey, SealedTx};
 use ed25519_dalek::SigningKey;
 use libp2p::{
     allow_block_list::{self, AllowedPeers},
@@ -38,6 +42,8 @@ pub use libp2p::{multiaddr::Protocol, PeerId};
 const MAX_MESSAGE: usize = 4 << 20;
 /// Calls waiting to be published; beyond it they wait for this member's own turn to propose.
 const QUEUE: usize = 256;
+/// How often a member sends its newest checkpoint signature again.
+const REPUBLISH: Duration = Duration::from_secs(5);
 
 /// Where this member listens and whom it talks to.
 #[derive(Clone, Debug)]
@@ -68,6 +74,16 @@ pub fn peer_id(key: &[u8; 32]) -> Option<PeerId> {
     Some(libp2p::identity::PublicKey::from(public).to_peer_id())
 }
 
+struct Topics {
+    txs: IdentTopic,
+    checkpoints: IdentTopic,
+}
+
+struct Queues {
+    txs: mpsc::Receiver<Vec<Arc<SealedTx>>>,
+    signed: mpsc::Receiver<CheckpointSignature>,
+}
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     allowed: allow_block_list::Behaviour<AllowedPeers>,
@@ -96,8 +112,11 @@ impl Gossip {
         let keypair = Keypair::ed25519_from_bytes(key.to_bytes())
             .map_err(|e| GossipError::Identity(e.to_string()))?;
         let local = keypair.public().to_peer_id();
-        let topic = IdentTopic::new(format!("cunzheng/{}/txs/1", config.chain_id));
-        let mut swarm = build(keypair, &config, &topic)?;
+        let topics = Topics {
+            txs: IdentTopic::new(format!("cunzheng/{}/txs/1", config.chain_id)),
+            checkpoints: IdentTopic::new(format!("cunzheng/{}/checkpoints/1", config.chain_id)),
+        };
+        let mut swarm = build(keypair, &config, &topics)?;
         swarm.listen_on(config.listen.clone()).map_err(|e| GossipError::Listen {
             addr: config.listen.clone(),
             error: e.to_string(),
@@ -105,7 +124,9 @@ impl Gossip {
 
         let (outbound, queue) = mpsc::channel(QUEUE);
         chain.set_gossip(outbound);
-        let task = tokio::spawn(run(swarm, chain, config, topic, queue));
+        let (signatures, signed) = mpsc::channel(QUEUE);
+        chain.checkpoints().set_gossip(signatures);
+        let task = tokio::spawn(run(swarm, chain, config, topics, Queues { txs: queue, signed }));
         Ok(Gossip { task, local })
     }
 
@@ -121,7 +142,7 @@ impl Gossip {
 fn build(
     keypair: Keypair,
     config: &GossipConfig,
-    topic: &IdentTopic,
+    topics: &Topics,
 ) -> Result<Swarm<Behaviour>, GossipError> {
     let setup = |e: &dyn std::fmt::Display| GossipError::Setup(e.to_string());
     let gossip_config = gossipsub::ConfigBuilder::default()
@@ -147,7 +168,9 @@ fn build(
         .map_err(|e| setup(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    swarm.behaviour_mut().gossipsub.subscribe(topic).map_err(|e| setup(&e))?;
+    for topic in [&topics.txs, &topics.checkpoints] {
+        swarm.behaviour_mut().gossipsub.subscribe(topic).map_err(|e| setup(&e))?;
+    }
     Ok(swarm)
 }
 
@@ -155,16 +178,19 @@ async fn run(
     mut swarm: Swarm<Behaviour>,
     chain: Arc<Chain>,
     config: GossipConfig,
-    topic: IdentTopic,
-    mut queue: mpsc::Receiver<Vec<Arc<SealedTx>>>,
+    topics: Topics,
+    mut queues: Queues,
 ) {
     let members: HashSet<PeerId> = config.members.iter().copied().collect();
     let mut redial = tokio::time::interval(Duration::from_secs(2));
+    let mut republish = tokio::time::interval(REPUBLISH);
     loop {
         tokio::select! {
             _ = redial.tick() => dial_missing(&mut swarm, &config.peers),
-            Some(txs) = queue.recv() => publish(&mut swarm, &topic, &txs),
-            event = swarm.select_next_some() => handle(event, &chain, &members),
+            _ = republish.tick() => chain.checkpoints().republish(),
+            Some(txs) = queues.txs.recv() => publish(&mut swarm, &topics.txs, &txs),
+            Some(s) = queues.signed.recv() => publish_signature(&mut swarm, &topics.checkpoints, &s),
+            event = swarm.select_next_some() => handle(event, &chain, &members, &topics),
         }
     }
 }
@@ -194,13 +220,51 @@ fn publish(swarm: &mut Swarm<Behaviour>, topic: &IdentTopic, txs: &[Arc<SealedTx
     }
 }
 
-fn handle(event: SwarmEvent<BehaviourEvent>, chain: &Arc<Chain>, members: &HashSet<PeerId>) {
+/// A checkpoint signature on the wire: borsh of (size, root, signer, signature).
+type SignatureWire = (u64, [u8; 32], [u8; 32], [u8; 64]);
+
+fn publish_signature(swarm: &mut Swarm<Behaviour>, topic: &IdentTopic, s: &CheckpointSignature) {
+    let wire: SignatureWire = (s.size, s.root.0, s.signer.0, s.signature);
+    let bytes = borsh::to_vec(&wire).expect("writing to a vector does not fail");
+    match swarm.behaviour_mut().gossipsub.publish(topic.clone(), bytes) {
+        Ok(_) | Err(gossipsub::PublishError::Duplicate) => {
+            debug!(target: "p2p", size = s.size, "checkpoint signature gossiped")
+        }
+        Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+        Err(e) => warn!(target: "p2p", size = s.size, error = %e, "checkpoint gossip failed"),
+    }
+}
+
+fn received_signature(chain: &Chain, from: PeerId, data: &[u8]) {
+    let Ok((size, root, signer, signature)) = borsh::from_slice::<SignatureWire>(data) else {
+        warn!(target: "p2p", %from, bytes = data.len(), "undecodable checkpoint signature");
+        return;
+    };
+    let s = CheckpointSignature { size, root: Hash(root), signer: PublicKey(signer), signature };
+    match chain.checkpoints().add(&s) {
+        Ok(new) => debug!(target: "p2p", %from, size, new, "checkpoint signature received"),
+        Err(e) => warn!(target: "p2p", %from, size, error = %e, "checkpoint signature refused"),
+    }
+}
+
+fn handle(
+    event: SwarmEvent<BehaviourEvent>,
+    chain: &Arc<Chain>,
+    members: &HashSet<PeerId>,
+    topics: &Topics,
+) {
     match event {
         SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
             propagation_source,
             message,
             ..
-        })) => received(chain, propagation_source, &message.data),
+        })) => {
+            if message.topic == topics.checkpoints.hash() {
+                received_signature(chain, propagation_source, &message.data)
+            } else {
+                received(chain, propagation_source, &message.data)
+            }
+        }
         SwarmEvent::NewListenAddr { address, .. } => {
             info!(target: "p2p", %address, "gossip listening")
         }

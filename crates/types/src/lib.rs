@@ -8,6 +8,7 @@
 
 pub mod block;
 pub mod canonical;
+pub mod checkpoint;
 pub mod client_key;
 pub mod genesis;
 pub mod hash;
