@@ -503,9 +503,18 @@ async fn status_metrics_and_openapi_are_served() {
     for endpoint in cunzheng_types::record::Endpoint::ALL {
         assert!(doc["paths"][endpoint.path()]["post"].is_object(), "{}", endpoint.path());
     }
-    for path in
-        ["/v1/tx/{id}", "/v1/blocks/{height}", "/v1/status", "/metrics", "/v1/operator/clients"]
-    {
+    for path in [
+        "/v1/tx/{id}",
+        "/v1/blocks/{height}",
+        "/v1/status",
+        "/metrics",
+        "/v1/operator/clients",
+        "/v1/proofs/{id}",
+        "/v1/genesis",
+        "/v1/consistency",
+        "/v1/checkpoint",
+        "/v1/checkpoint/keys",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path}");
     }
 }
