@@ -9,7 +9,7 @@ use axum::{
 };
 use cunzheng_store::{ChainStore, StoreError, TxEntry};
 use cunzheng_types::{
-    checkpoint, merkle, proof::BUNDLE_VERSION, CertifiedHeader, Hash, ProofBundle, Transaction,
+    checkpoint, proof::BUNDLE_VERSION, CertifiedHeader, Hash, ProofBundle, Transaction,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -71,11 +71,8 @@ fn bundle(
 ) -> Result<ProofBundle, ApiError> {
     let store = state.chain.store();
     let block = certified(store, entry.height)?;
-    // TODO: the block's path is rebuilt from its ids (up to 10,000 hashes per bundle); keeping
-    // each block's upper tree levels beside its ids would make it O(log n) like the log path.
-    let ids = store.block(entry.height).map_err(unavailable)?.ok_or(ApiError::NotFound)?.tx_ids;
     let tx_index = u64::from(entry.index);
-    let tx_path = merkle::inclusion_proof(&ids, entry.index as usize);
+    let tx_path = store.block_inclusion(entry.height, tx_index).map_err(unavailable)?;
 
     // The newest committed block is the checkpoint: its log holds every earlier record.
     let checkpoint = certified(store, state.chain.head().height)?;

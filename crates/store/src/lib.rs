@@ -14,6 +14,7 @@
 //! | `clients` | client id | channels, sealed key, status |
 //! | `undecided` | height (u64 BE), header hash | a proposed block not yet decided (consensus) |
 //! | `log_tiles` | tile level (1 byte), index (u64 BE) | up to 256 hashes of the Merkle log ([`log`]) |
+//! | `block_tree` | height (u64 BE) | roots of the block's whole 256-leaf subtrees, 32 bytes each |
 //!
 //! The phone index doubles as the consent history: a subscriber's grants and withdrawals with
 //! one client are the entries under `phone, client id` whose kind is a consent or a
@@ -25,6 +26,7 @@
 //! later one.
 
 mod bench;
+mod block_tree;
 mod keys;
 pub mod log;
 
@@ -53,8 +55,9 @@ const CF_DEPOSIT: &str = "idx_deposit";
 const CF_CLIENTS: &str = "clients";
 const CF_UNDECIDED: &str = "undecided";
 const CF_LOG: &str = "log_tiles";
+const CF_BLOCK_TREE: &str = "block_tree";
 
-const ALL_CFS: [&str; 11] = [
+const ALL_CFS: [&str; 12] = [
     CF_META,
     CF_BLOCKS,
     CF_BLOCK_TXS,
@@ -66,6 +69,7 @@ const ALL_CFS: [&str; 11] = [
     CF_CLIENTS,
     CF_UNDECIDED,
     CF_LOG,
+    CF_BLOCK_TREE,
 ];
 
 const KEY_HEAD: &[u8] = b"head";
@@ -313,6 +317,8 @@ impl ChainStore {
         }
         batch.put_cf(self.cf(CF_BLOCKS), height_key, header.canonical_bytes());
         batch.put_cf(self.cf(CF_BLOCK_TXS), height_key, ids);
+        let chunks = log::encode(&block_tree::chunk_roots(&c.block.tx_ids()));
+        batch.put_cf(self.cf(CF_BLOCK_TREE), height_key, chunks);
         let cert = serde_json::to_vec(c.certificate).expect("certificate serializes");
         batch.put_cf(self.cf(CF_CERTS), height_key, cert);
     }
@@ -428,6 +434,29 @@ impl ChainStore {
         let tx_ids =
             ids.chunks_exact(32).map(|c| Hash(c.try_into().expect("32-byte chunk"))).collect();
         Ok(Some(StoredBlock { header, tx_ids }))
+    }
+
+    /// Audit path of transaction `index` of the block at `height` to its `tx_root`, from the
+    /// stored roots of its 256-leaf subtrees and the leaves of at most two of them: about 300
+    /// hashes for a block of 10,000 instead of all of them.
+    pub fn block_inclusion(&self, height: u64, index: u64) -> Result<Vec<Hash>> {
+        let key = height.to_be_bytes();
+        let ids = self
+            .db
+            .get_pinned_cf(self.cf(CF_BLOCK_TXS), key)?
+            .ok_or_else(|| corrupt("block", "transaction ids missing"))?;
+        let count = (ids.len() / 32) as u64;
+        if !ids.len().is_multiple_of(32) || index >= count {
+            return Err(StoreError::OutsideLog { index, size: count });
+        }
+        let chunks = match self.db.get_pinned_cf(self.cf(CF_BLOCK_TREE), key)? {
+            Some(b) => log::decode_any(&b).ok_or_else(|| corrupt("block tree", "ragged length"))?,
+            // A block committed before the subtree roots were kept.
+            None => block_tree::chunk_roots(&log::decode_any(&ids).unwrap_or_default()),
+        };
+        let mut tree = block_tree::BlockTree { ids: &ids, chunks: &chunks };
+        let Ok(path) = merkle::inclusion_proof_in(&mut tree, count, index);
+        Ok(path)
     }
 
     pub fn certificate(&self, height: u64) -> Result<Option<Certificate>> {

@@ -249,3 +249,18 @@ fn a_database_without_log_tiles_gets_them_at_open() {
     let path = store.log_inclusion(7, size).unwrap();
     merkle::verify_inclusion(&leaves[7], 7, size, &path, &merkle::root(&leaves)).unwrap();
 }
+
+#[test]
+fn block_paths_from_stored_subtree_roots_verify_against_tx_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let leaves = commit_blocks(&store, &key, &[700]);
+    let header = store.header(1).unwrap().unwrap();
+    for index in [0u64, 255, 256, 511, 600, 699] {
+        let path = store.block_inclusion(1, index).unwrap();
+        merkle::verify_inclusion(&leaves[index as usize], index, 700, &path, &header.tx_root)
+            .unwrap();
+    }
+    assert!(matches!(store.block_inclusion(1, 700), Err(StoreError::OutsideLog { .. })));
+}
