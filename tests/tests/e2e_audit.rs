@@ -78,6 +78,17 @@ async fn e2e_audit_every_record_kind_verifies_offline_and_tampering_is_named() {
         assert!(text.contains(&id.to_hex()), "{text}");
     }
 
+    // All of them in one batch.
+    let out = Command::new(bin("cunzheng"))
+        .arg("verify")
+        .args(bundles.iter().map(|(_, id)| dir.path().join(format!("{id}.json"))))
+        .arg("--genesis")
+        .arg(&genesis_file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("6 valid, 0 invalid"), "{text}");
+
     // Tampered copies of the first bundle: each is refused with the check that failed.
     let (_, id) = bundles[0];
     let good = client.proof(&id).await.unwrap().unwrap().data;

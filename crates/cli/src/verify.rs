@@ -10,16 +10,20 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use cunzheng_client::Client;
 use cunzheng_store::ChainStore;
-use cunzheng_types::{replay::Replay, BlockHeader, Certificate, Genesis, Hash, ProofBundle};
+use cunzheng_types::{
+    proof::BundleVerifier, replay::Replay, BlockHeader, Certificate, Genesis, Hash, ProofBundle,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The proof bundle, as `GET /v1/proofs/{tx_id}` serves it (with or without the answer's
-    /// `code`/`data` envelope).
-    bundle: PathBuf,
+    /// Proof bundles, as `GET /v1/proofs/{tx_id}` serves them (with or without the answer's
+    /// `code`/`data` envelope). Several are checked in one batch: a header certified once
+    /// is not checked again.
+    #[arg(required = true)]
+    bundles: Vec<PathBuf>,
     /// The genesis document to trust, as `GET /v1/genesis` serves it or as the consortium
     /// published it.
     #[arg(long)]
@@ -42,21 +46,41 @@ fn read_document<T: DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let genesis: Genesis = read_document(&args.genesis, "genesis document")?;
-    let bundle: ProofBundle = read_document(&args.bundle, "proof bundle")?;
-    println!("verifying {} against chain {}", bundle.tx_id, genesis.chain_id);
-    match bundle.verify(&genesis) {
-        Ok(held) => {
-            for line in held {
-                println!("  ok  {line}");
+    let mut verifier = BundleVerifier::new(&genesis);
+    let mut invalid = 0usize;
+    for path in &args.bundles {
+        let bundle: ProofBundle = match read_document(path, "proof bundle") {
+            Ok(b) => b,
+            Err(e) => {
+                println!("{}: invalid: {e:#}", path.display());
+                invalid += 1;
+                continue;
             }
-            println!(
-                "valid: the record is in block {} of {}",
-                bundle.block.header.height, genesis.chain_id
-            );
-            Ok(())
+        };
+        println!("verifying {} against chain {}", bundle.tx_id, genesis.chain_id);
+        match verifier.verify(&bundle) {
+            Ok(held) => {
+                for line in held {
+                    println!("  ok  {line}");
+                }
+                println!(
+                    "valid: the record is in block {} of {}",
+                    bundle.block.header.height, genesis.chain_id
+                );
+            }
+            Err(e) => {
+                println!("invalid: {e}");
+                invalid += 1;
+            }
         }
-        Err(e) => bail!("invalid: {e}"),
     }
+    if args.bundles.len() > 1 {
+        println!("{} valid, {invalid} invalid", args.bundles.len() - invalid);
+    }
+    if invalid > 0 {
+        bail!("{invalid} of {} bundles invalid", args.bundles.len());
+    }
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]

@@ -15,6 +15,8 @@
 //! [`ProofBundle::verify`] performs the checks in the order above and names the first that
 //! fails.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,7 +24,7 @@ use crate::{
     block::{BlockHeader, Certificate, CertificateError},
     canonical::to_jcs,
     genesis::Genesis,
-    hash::Hash,
+    hash::{sha256, Hash},
     merkle::{self, ProofError},
 };
 
@@ -98,87 +100,111 @@ pub enum BundleError {
 impl ProofBundle {
     /// Checks the bundle against `genesis`, returning one line for each check that held.
     pub fn verify(&self, genesis: &Genesis) -> Result<Vec<String>, BundleError> {
+        BundleVerifier::new(genesis).verify(self)
+    }
+}
+
+/// Checks bundles against one trusted genesis. A block header whose certificate held once is
+/// not checked again for a later bundle carrying the same header and certificate, so a batch
+/// of bundles against one checkpoint costs the checkpoint's signatures once.
+#[derive(Debug)]
+pub struct BundleVerifier<'g> {
+    genesis: &'g Genesis,
+    genesis_hash: Hash,
+    /// `SHA-256(JCS(header) || JSON(certificate))` of each pair that verified.
+    certified: HashSet<Hash>,
+}
+
+impl<'g> BundleVerifier<'g> {
+    pub fn new(genesis: &'g Genesis) -> Self {
+        BundleVerifier { genesis, genesis_hash: genesis.hash(), certified: HashSet::new() }
+    }
+
+    /// Checks `bundle`, returning one line for each check that held.
+    pub fn verify(&mut self, bundle: &ProofBundle) -> Result<Vec<String>, BundleError> {
+        let (genesis, b) = (self.genesis, bundle);
         let mut held = Vec::new();
-        if self.version != BUNDLE_VERSION {
-            return Err(BundleError::Version(self.version));
+        if b.version != BUNDLE_VERSION {
+            return Err(BundleError::Version(b.version));
         }
-        let trusted = genesis.hash();
-        if self.genesis_hash != trusted {
-            return Err(BundleError::Genesis { bundle: self.genesis_hash, trusted });
+        let trusted = self.genesis_hash;
+        if b.genesis_hash != trusted {
+            return Err(BundleError::Genesis { bundle: b.genesis_hash, trusted });
         }
         held.push(format!("genesis {trusted} ({} validators)", genesis.validators.len()));
 
-        let bytes = to_jcs(&self.tx).map_err(|e| BundleError::Canonical(e.to_string()))?;
+        let bytes = to_jcs(&b.tx).map_err(|e| BundleError::Canonical(e.to_string()))?;
         let computed = merkle::leaf_hash(&bytes);
-        if computed != self.tx_id {
-            return Err(BundleError::LeafHash { computed, claimed: self.tx_id });
+        if computed != b.tx_id {
+            return Err(BundleError::LeafHash { computed, claimed: b.tx_id });
         }
         held.push(format!(
             "leaf hash of the transaction's {} canonical bytes is tx_id",
             bytes.len()
         ));
 
-        let block = &self.block.header;
-        merkle::verify_inclusion(
-            &self.tx_id,
-            self.tx_index,
-            block.tx_count,
-            &self.tx_path,
-            &block.tx_root,
-        )
-        .map_err(BundleError::TxPath)?;
+        let block = &b.block.header;
+        merkle::verify_inclusion(&b.tx_id, b.tx_index, block.tx_count, &b.tx_path, &block.tx_root)
+            .map_err(BundleError::TxPath)?;
         held.push(format!(
             "tx_path places it at {} of {} under tx_root {}",
-            self.tx_index, block.tx_count, block.tx_root
+            b.tx_index, block.tx_count, block.tx_root
         ));
-        self.check_certified("block", &self.block, genesis)?;
+        self.check_certified("block", &b.block, genesis)?;
         held.push(format!(
             "block {} ({}) signed by {}",
             block.height,
             block.hash(),
-            signers(&self.block, genesis)
+            signers(&b.block, genesis)
         ));
 
-        let checkpoint = &self.checkpoint.header;
+        let checkpoint = &b.checkpoint.header;
         if checkpoint.height < block.height {
             return Err(BundleError::CheckpointTooOld {
                 checkpoint: checkpoint.height,
                 block: block.height,
             });
         }
-        self.check_certified("checkpoint", &self.checkpoint, genesis)?;
+        self.check_certified("checkpoint", &b.checkpoint, genesis)?;
         held.push(format!(
             "checkpoint block {} ({}) signed by {}",
             checkpoint.height,
             checkpoint.hash(),
-            signers(&self.checkpoint, genesis)
+            signers(&b.checkpoint, genesis)
         ));
         // The block's leaves are the last `tx_count` of its log.
-        let computed = (block.log_size - block.tx_count.min(block.log_size)) + self.tx_index;
-        if self.log_index != computed {
-            return Err(BundleError::LogIndex { claimed: self.log_index, computed });
+        let computed = (block.log_size - block.tx_count.min(block.log_size)) + b.tx_index;
+        if b.log_index != computed {
+            return Err(BundleError::LogIndex { claimed: b.log_index, computed });
         }
         merkle::verify_inclusion(
-            &self.tx_id,
-            self.log_index,
+            &b.tx_id,
+            b.log_index,
             checkpoint.log_size,
-            &self.log_path,
+            &b.log_path,
             &checkpoint.log_root,
         )
         .map_err(BundleError::LogPath)?;
         held.push(format!(
             "log_path places it at {} of {} under log_root {}",
-            self.log_index, checkpoint.log_size, checkpoint.log_root
+            b.log_index, checkpoint.log_size, checkpoint.log_root
         ));
         Ok(held)
     }
 
     fn check_certified(
-        &self,
+        &mut self,
         which: &'static str,
         c: &CertifiedHeader,
         genesis: &Genesis,
     ) -> Result<(), BundleError> {
+        let pair = sha256(&[
+            &c.header.canonical_bytes(),
+            &serde_json::to_vec(&c.certificate).expect("a certificate serializes"),
+        ]);
+        if self.certified.contains(&pair) {
+            return Ok(());
+        }
         if c.header.chain_id != genesis.chain_id {
             return Err(BundleError::Chain {
                 which,
@@ -188,7 +214,9 @@ impl ProofBundle {
         }
         c.certificate
             .verify(&c.header, genesis)
-            .map_err(|error| BundleError::Certificate { which, error })
+            .map_err(|error| BundleError::Certificate { which, error })?;
+        self.certified.insert(pair);
+        Ok(())
     }
 }
 
@@ -438,6 +466,28 @@ mod tests {
             c.certificate.round += 1;
             assert!(matches!(refused(&b), BundleError::Certificate { .. }));
         }
+    }
+
+    #[test]
+    fn a_verifier_checks_a_header_once_but_still_refuses_a_tampered_certificate() {
+        let g = genesis();
+        let mut verifier = BundleVerifier::new(&g);
+        for which in 0..5 {
+            verifier.verify(&bundle(which)).unwrap();
+        }
+        assert_eq!(verifier.certified.len(), 2, "block 1 and the checkpoint, once each");
+        let mut b = bundle(1);
+        b.checkpoint.certificate.signatures[0].signature[3] ^= 1;
+        assert!(matches!(
+            verifier.verify(&b),
+            Err(BundleError::Certificate { which: "checkpoint", .. })
+        ));
+        let mut b = bundle(2);
+        b.block.header.time += 1;
+        assert!(matches!(
+            verifier.verify(&b),
+            Err(BundleError::Certificate { which: "block", .. })
+        ));
     }
 
     #[test]
