@@ -16,6 +16,14 @@ use anyhow::{bail, Context};
 use cunzheng_client::{Client, Credentials};
 use cunzheng_types::{merkle, BlockHeader, Certificate, Genesis, Hash};
 
+/// Runs the `cunzheng` tool with `args`: whether it succeeded, and its output and errors.
+pub fn cunzheng<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> (bool, String) {
+    let out = Command::new(bin("cunzheng")).args(args).output().expect("cunzheng runs");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
 /// Path of a binary of this workspace, beside the test executable's folder.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");

@@ -1,9 +1,9 @@
 //! An auditor's view of a running dev node: a proof bundle for every kind of record, fetched
 //! over HTTP and checked offline by `cunzheng verify` against the genesis the node serves.
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
-use cunzheng_e2e::{bin, DevNode};
+use cunzheng_e2e::{cunzheng, DevNode};
 use cunzheng_types::{record::Endpoint, unix_now, Hash};
 use serde_json::{json, Value};
 
@@ -11,16 +11,7 @@ const PHONE: &str = "C6AAA43716949506D38CF6A1BAA2F576";
 
 /// `cunzheng verify BUNDLE --genesis GENESIS`: success, and what it printed.
 fn verify(bundle: &Path, genesis: &Path) -> (bool, String) {
-    let out = Command::new(bin("cunzheng"))
-        .arg("verify")
-        .arg(bundle)
-        .arg("--genesis")
-        .arg(genesis)
-        .output()
-        .unwrap();
-    let text =
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    cunzheng([Path::new("verify"), bundle, Path::new("--genesis"), genesis])
 }
 
 fn one_record_of(endpoint: Endpoint, now: u64) -> Value {
@@ -79,15 +70,11 @@ async fn e2e_audit_every_record_kind_verifies_offline_and_tampering_is_named() {
     }
 
     // All of them in one batch.
-    let out = Command::new(bin("cunzheng"))
-        .arg("verify")
-        .args(bundles.iter().map(|(_, id)| dir.path().join(format!("{id}.json"))))
-        .arg("--genesis")
-        .arg(&genesis_file)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("6 valid, 0 invalid"), "{text}");
+    let mut args = vec!["verify".into()];
+    args.extend(bundles.iter().map(|(_, id)| dir.path().join(format!("{id}.json"))));
+    args.extend(["--genesis".into(), genesis_file.clone()]);
+    let (ok, text) = cunzheng(args);
+    assert!(ok && text.contains("6 valid, 0 invalid"), "{text}");
 
     // Tampered copies of the first bundle: each is refused with the check that failed.
     let (_, id) = bundles[0];

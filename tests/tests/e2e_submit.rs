@@ -4,7 +4,7 @@
 
 use std::{io::Write, process::Command};
 
-use cunzheng_e2e::{bin, missing, DevNode};
+use cunzheng_e2e::{bin, cunzheng, missing, DevNode};
 use cunzheng_types::{record::Endpoint, unix_now};
 use serde_json::json;
 
@@ -89,16 +89,8 @@ async fn e2e_submit_100k_records_from_csv_all_findable_and_the_chain_replays() {
 
 /// `cunzheng verify-chain ARGS --genesis GENESIS`: success, and what it printed.
 fn verify_chain(args: &[&str], genesis: &std::path::Path) -> (bool, String) {
-    let out = Command::new(bin("cunzheng"))
-        .arg("verify-chain")
-        .args(args)
-        .arg("--genesis")
-        .arg(genesis)
-        .output()
-        .unwrap();
-    let text =
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let genesis = genesis.to_str().unwrap();
+    cunzheng(["verify-chain"].iter().chain(args).chain(&["--genesis", genesis]))
 }
 
 /// Rewrites the stored header of block `height` with its time one millisecond later, as an

@@ -191,20 +191,12 @@ mod tests {
     }
 
     fn genesis() -> Genesis {
-        Genesis {
-            chain_id: "cosign-test".into(),
-            genesis_time: 0,
-            validators: keys()
-                .iter()
-                .enumerate()
-                .map(|(i, k)| Validator {
-                    name: format!("m{i}"),
-                    public_key: k.verifying_key().into(),
-                    power: 1,
-                })
-                .collect(),
-            operator_key: PublicKey([9; 32]),
-        }
+        Genesis::of_members(
+            "cosign-test",
+            0,
+            keys().iter().enumerate().map(|(i, k)| (format!("m{i}"), k.verifying_key().into())),
+            PublicKey([9; 32]),
+        )
     }
 
     /// Member `i`'s node, signing for itself.

@@ -4,7 +4,7 @@
 use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::PathBuf};
 
 use anyhow::{bail, Context};
-use cunzheng_types::{unix_now_ms, Genesis, Hash, PublicKey, Validator};
+use cunzheng_types::{unix_now_ms, Genesis, Hash, PublicKey};
 use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
 
@@ -66,23 +66,23 @@ fn public_key(hex_key: &str, what: &str) -> anyhow::Result<PublicKey> {
 
 /// Builds genesis from the members and the operator key, each member with one vote.
 pub fn genesis(args: &GenesisArgs) -> anyhow::Result<()> {
-    let mut validators: Vec<Validator> = Vec::new();
+    let mut members: Vec<(String, PublicKey)> = Vec::new();
     for m in &args.members {
         let Some((name, key)) = m.split_once('=') else {
             bail!("--member {m:?}: expected NAME=PUBLIC_KEY");
         };
         let public_key = public_key(key, &format!("member {name}"))?;
-        if validators.iter().any(|v| v.public_key == public_key || v.name == name) {
+        if members.iter().any(|(n, k)| *k == public_key || n == name) {
             bail!("member {name} is listed twice");
         }
-        validators.push(Validator { name: name.to_owned(), public_key, power: 1 });
+        members.push((name.to_owned(), public_key));
     }
-    let genesis = Genesis {
-        chain_id: args.chain_id.clone(),
-        genesis_time: args.time.unwrap_or_else(unix_now_ms),
-        validators,
-        operator_key: public_key(&args.operator, "operator")?,
-    };
+    let genesis = Genesis::of_members(
+        &args.chain_id,
+        args.time.unwrap_or_else(unix_now_ms),
+        members,
+        public_key(&args.operator, "operator")?,
+    );
     let mut bytes = serde_json::to_vec_pretty(&genesis)?;
     bytes.push(b'\n');
     fs::write(&args.out, bytes).with_context(|| format!("writing {}", args.out.display()))?;

@@ -9,7 +9,7 @@ use cunzheng_types::{
     merkle::{self, Frontier},
     proof::{BundleVerifier, BUNDLE_VERSION},
     sha256, BlockHeader, Certificate, CertifiedHeader, Channel, Genesis, Hash, ProofBundle,
-    PublicKey, Record, RecordTx, Transaction, Validator,
+    PublicKey, Record, RecordTx, Transaction,
 };
 use ed25519_dalek::SigningKey;
 
@@ -20,20 +20,12 @@ fn keys() -> Vec<SigningKey> {
 }
 
 fn genesis() -> Genesis {
-    Genesis {
-        chain_id: "bench".into(),
-        genesis_time: 0,
-        validators: keys()
-            .iter()
-            .enumerate()
-            .map(|(i, k)| Validator {
-                name: format!("m{i}"),
-                public_key: k.verifying_key().into(),
-                power: 1,
-            })
-            .collect(),
-        operator_key: PublicKey([9; 32]),
-    }
+    Genesis::of_members(
+        "bench",
+        0,
+        keys().iter().enumerate().map(|(i, k)| (format!("m{i}"), k.verifying_key().into())),
+        PublicKey([9; 32]),
+    )
 }
 
 fn tx(i: u64) -> Transaction {

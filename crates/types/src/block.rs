@@ -257,7 +257,7 @@ mod hex_sig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{genesis::Validator, merkle::empty_root};
+    use crate::merkle::empty_root;
 
     fn header() -> BlockHeader {
         BlockHeader {
@@ -317,20 +317,12 @@ mod tests {
     }
 
     fn genesis(keys: &[SigningKey]) -> Genesis {
-        Genesis {
-            chain_id: "cunzheng-test".into(),
-            genesis_time: 0,
-            validators: keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| Validator {
-                    name: format!("m{i}"),
-                    public_key: k.verifying_key().into(),
-                    power: 1,
-                })
-                .collect(),
-            operator_key: PublicKey([0x33; 32]),
-        }
+        Genesis::of_members(
+            "cunzheng-test",
+            0,
+            keys.iter().enumerate().map(|(i, k)| (format!("m{i}"), k.verifying_key().into())),
+            PublicKey([0x33; 32]),
+        )
     }
 
     #[test]

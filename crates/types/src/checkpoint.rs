@@ -220,20 +220,12 @@ mod tests {
 
     fn members() -> (Genesis, Vec<SigningKey>) {
         let keys: Vec<SigningKey> = (1..=4u8).map(|i| SigningKey::from_bytes(&[i; 32])).collect();
-        let genesis = Genesis {
-            chain_id: "note-test".into(),
-            genesis_time: 0,
-            validators: keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| Validator {
-                    name: format!("m{i}"),
-                    public_key: k.verifying_key().into(),
-                    power: 1,
-                })
-                .collect(),
-            operator_key: PublicKey([9; 32]),
-        };
+        let genesis = Genesis::of_members(
+            "note-test",
+            0,
+            keys.iter().enumerate().map(|(i, k)| (format!("m{i}"), k.verifying_key().into())),
+            PublicKey([9; 32]),
+        );
         (genesis, keys)
     }
 

@@ -31,6 +31,23 @@ pub struct Genesis {
 }
 
 impl Genesis {
+    /// A genesis whose members each hold one vote, in proposer order.
+    pub fn of_members(
+        chain_id: &str,
+        genesis_time: u64,
+        members: impl IntoIterator<Item = (String, PublicKey)>,
+        operator_key: PublicKey,
+    ) -> Genesis {
+        let validators =
+            members.into_iter().map(|(name, public_key)| Validator { name, public_key, power: 1 });
+        Genesis {
+            chain_id: chain_id.to_owned(),
+            genesis_time,
+            validators: validators.collect(),
+            operator_key,
+        }
+    }
+
     /// `SHA-256(JCS(genesis))`.
     pub fn hash(&self) -> Hash {
         sha256(&[&to_jcs_of(self).expect("genesis fields are strings and integers")])

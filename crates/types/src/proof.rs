@@ -239,7 +239,6 @@ mod tests {
     use super::*;
     use crate::{
         block::{CommitSignature, BLOCK_VERSION},
-        genesis::Validator,
         merkle::Frontier,
         PublicKey,
     };
@@ -249,20 +248,12 @@ mod tests {
     }
 
     fn genesis() -> Genesis {
-        Genesis {
-            chain_id: "proof-test".into(),
-            genesis_time: 0,
-            validators: keys()
-                .iter()
-                .enumerate()
-                .map(|(i, k)| Validator {
-                    name: format!("m{i}"),
-                    public_key: k.verifying_key().into(),
-                    power: 1,
-                })
-                .collect(),
-            operator_key: PublicKey([9; 32]),
-        }
+        Genesis::of_members(
+            "proof-test",
+            0,
+            keys().iter().enumerate().map(|(i, k)| (format!("m{i}"), k.verifying_key().into())),
+            PublicKey([9; 32]),
+        )
     }
 
     fn tx(i: u64) -> Value {
