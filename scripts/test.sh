@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every check, in the order a failure is cheapest to see: format, clippy with warnings denied,
 # docs, then the whole test suite (unit, router, and the end-to-end tests named e2e_*, which
-# start the real binaries). Extra arguments go to `cargo test`, e.g. `scripts/test.sh e2e_`.
+# start the real binaries; e2e_browser drives headless Chromium). Extra arguments go to
+# `cargo test`, e.g. `scripts/test.sh e2e_`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --test
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -163,6 +163,25 @@ impl Client {
         self.get_own(&format!("/v1/proofs/{id}")).await
     }
 
+    /// `GET /v1/certificates/{id}`: the evidence certificate (HTML) of one of this client's
+    /// records, or `None` if the chain has no such record of this client.
+    pub async fn certificate(&self, id: &Hash) -> Result<Option<String>, ClientError> {
+        let resp = self.signed_get(&format!("/v1/certificates/{id}")).await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Ok(Some(resp.error_for_status()?.text().await?))
+    }
+
+    /// `GET /v1/certificates/{id}/pdf`: the same certificate as a PDF document.
+    pub async fn certificate_pdf(&self, id: &Hash) -> Result<Option<Vec<u8>>, ClientError> {
+        let resp = self.signed_get(&format!("/v1/certificates/{id}/pdf")).await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Ok(Some(resp.error_for_status()?.bytes().await?.to_vec()))
+    }
+
     /// `GET /v1/genesis`: the genesis document the chain started from.
     pub async fn genesis(&self) -> Result<Answer, ClientError> {
         answer(self.http.get(format!("{}/v1/genesis", self.api)).send().await?).await
@@ -191,19 +210,24 @@ impl Client {
 
     /// A GET with header authentication; `None` for 404.
     async fn get_own(&self, path: &str) -> Result<Option<Answer>, ClientError> {
+        let resp = self.signed_get(path).await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        answer(resp).await.map(Some)
+    }
+
+    /// A GET carrying `X-Client-Id`, `X-Timestamp` and `X-Client-Token`.
+    async fn signed_get(&self, path: &str) -> Result<reqwest::Response, ClientError> {
         let ts = unix_now();
-        let resp = self
+        Ok(self
             .http
             .get(format!("{}{path}", self.api))
             .header("x-client-id", &self.client_id)
             .header("x-timestamp", ts.to_string())
             .header("x-client-token", client_token(&self.client_id, &self.client_key, ts))
             .send()
-            .await?;
-        if resp.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        answer(resp).await.map(Some)
+            .await?)
     }
 
     /// `GET /v1/blocks/{height}`, or `None` above the head.

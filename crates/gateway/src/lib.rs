@@ -6,10 +6,12 @@
 //! one place. The gateway knows the chain only through [`cunzheng_builder::Chain`].
 
 mod auth;
+mod certificate;
 mod deposit;
 pub mod error;
 mod metrics;
 mod operator;
+mod pdf;
 mod query;
 
 use std::{sync::Arc, time::Duration};
@@ -111,6 +113,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/proofs/{id}", get(query::proof))
         .route("/v1/genesis", get(query::genesis))
         .route("/v1/checkpoint", get(query::checkpoint))
+        .route("/v1/certificates/{id}", get(certificate::certificate))
+        .route("/v1/certificates/{id}/pdf", get(certificate::certificate_pdf))
+        .route("/verify", get(certificate::verify_page))
         .route("/v1/checkpoint/keys", get(query::checkpoint_keys))
         .route("/v1/consistency", get(query::consistency))
         .route("/v1/blocks/{height}", get(query::block))

@@ -50,17 +50,27 @@ pub async fn proof(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Answer, ApiError> {
+    let bundle = authorized_bundle(state, &id, &headers).await?;
+    Ok(Answer::success(serde_json::to_value(bundle).map_err(unavailable)?))
+}
+
+/// The proof bundle of transaction `id` for a caller authenticated as its client (headers) or
+/// as the operator (`Authorization: Bearer`).
+pub(crate) async fn authorized_bundle(
+    state: Arc<AppState>,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<ProofBundle, ApiError> {
     let caller = if headers.contains_key(header::AUTHORIZATION) {
-        crate::operator::check_admin(&state, &headers)?;
+        crate::operator::check_admin(&state, headers)?;
         Caller::Operator
     } else {
-        Caller::Client(client_headers(&state, &headers)?)
+        Caller::Client(client_headers(&state, headers)?)
     };
-    let (id, entry, tx) = visible_tx(&state, &id, caller)?;
-    let bundle = tokio::task::spawn_blocking(move || bundle(&state, id, entry, &tx))
+    let (id, entry, tx) = visible_tx(&state, id, caller)?;
+    tokio::task::spawn_blocking(move || bundle(&state, id, entry, &tx))
         .await
-        .map_err(unavailable)??;
-    Ok(Answer::success(serde_json::to_value(bundle).map_err(unavailable)?))
+        .map_err(unavailable)?
 }
 
 fn bundle(

@@ -514,6 +514,8 @@ async fn status_metrics_and_openapi_are_served() {
         "/v1/consistency",
         "/v1/checkpoint",
         "/v1/checkpoint/keys",
+        "/v1/certificates/{id}",
+        "/verify",
     ] {
         assert!(doc["paths"][path].is_object(), "{path}");
     }
