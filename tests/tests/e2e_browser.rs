@@ -33,6 +33,16 @@ fn rendered(url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The verdict of the verification page of `api` given `bundle` and `genesis` in its address.
+fn verdict_for(api: &str, bundle: &Value, genesis: &Value) -> String {
+    let page = format!(
+        "{api}/verify#bundle={}&genesis={}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(bundle).unwrap()),
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(genesis).unwrap())
+    );
+    verdict(&rendered(&page)).to_owned()
+}
+
 /// The verdict element of a rendered verification page.
 fn verdict(dom: &str) -> &str {
     let at = dom.find(r#"id="result""#).expect("the page has a result");
@@ -82,30 +92,16 @@ async fn e2e_browser_the_verification_page_checks_a_certificates_bundle() {
     assert!(dom.contains("log_path places it at"), "every check is listed: {dom}");
 
     // The same page with the record's deposit hash changed says invalid, and why.
+    let genesis = client.genesis().await.unwrap().data;
     let mut forged: Value = bundle.clone();
     forged["tx"]["deposit_hash"] = json!("contract43");
-    let genesis = client.genesis().await.unwrap().data;
-    let page = format!(
-        "{}/verify#bundle={}&genesis={}",
-        node.credentials.api,
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap()),
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&genesis).unwrap())
-    );
-    let dom = rendered(&page);
-    let v = verdict(&dom);
+    let v = verdict_for(&node.credentials.api, &forged, &genesis);
     assert!(v.contains(r#"data-result="invalid""#) && v.contains("leaf hash"), "{v}");
 
-    // A certificate signed by a stranger's key: the page refuses the block's certificate.
+    // A zeroed signature in the block's certificate: the page refuses the certificate.
     let mut forged: Value = bundle.clone();
     forged["block"]["certificate"]["signatures"][0]["signature"] = json!("00".repeat(64));
-    let page = format!(
-        "{}/verify#bundle={}&genesis={}",
-        node.credentials.api,
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap()),
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&genesis).unwrap())
-    );
-    let v = rendered(&page);
-    let v = verdict(&v);
+    let v = verdict_for(&node.credentials.api, &forged, &genesis);
     assert!(v.contains(r#"data-result="invalid""#) && v.contains("block certificate"), "{v}");
 
     assert!(node.terminate().unwrap());
