@@ -83,6 +83,18 @@ async fn e2e_consortium_a_call_to_member_2_is_found_on_member_1_and_in_member_4s
     assert!(signers.len() >= 3, "{signers:?}");
     let consistency = c.client(3).consistency(size, checkpoint.size).await.unwrap();
     assert_eq!(consistency.code, 0, "{}", consistency.msg);
+
+    // Member 1's status names the other three members it is connected to.
+    let others = json!(["operator-2", "carrier", "regulator"]);
+    let deadline = std::time::Instant::now() + READY;
+    loop {
+        let status = c.client(0).status().await.unwrap();
+        if status.data["members_connected"] == others {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", status.data);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

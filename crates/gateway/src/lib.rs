@@ -76,7 +76,12 @@ pub struct AppState {
     operator: Option<OperatorKeys>,
     auth: Auth,
     metrics: Metrics,
+    /// The names of the other members this node is connected to, where it gossips.
+    members_connected: std::sync::OnceLock<MembersConnected>,
 }
+
+/// Names the other members this node is connected to now.
+pub type MembersConnected = Box<dyn Fn() -> Vec<String> + Send + Sync>;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,11 +100,23 @@ impl AppState {
             config.rate_per_sec,
             config.rate_burst,
         );
-        Arc::new(AppState { chain, config, operator, auth, metrics: Metrics::new() })
+        Arc::new(AppState {
+            chain,
+            config,
+            operator,
+            auth,
+            metrics: Metrics::new(),
+            members_connected: std::sync::OnceLock::new(),
+        })
     }
 
     pub fn chain(&self) -> &Arc<Chain> {
         &self.chain
+    }
+
+    /// Where `/v1/status` learns which members this node is connected to.
+    pub fn set_members_connected(&self, source: MembersConnected) {
+        let _ = self.members_connected.set(source);
     }
 }
 

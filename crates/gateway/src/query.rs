@@ -246,9 +246,11 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Answer {
             .collect(),
         _ => Vec::new(),
     };
+    let connected = state.members_connected.get().map(|names| names());
     Answer::success(json!({
         "role": state.config.role,
         "head_signers": signers,
+        "members_connected": connected,
         "chain_id": genesis.chain_id,
         "genesis_hash": genesis.hash(),
         "height": head.height,

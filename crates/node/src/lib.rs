@@ -10,8 +10,8 @@ use std::{net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use cunzheng_builder::Chain;
 use cunzheng_consensus::{Consensus, EngineSettings, Fault, Multiaddr};
-use cunzheng_gateway::{router, AppState};
-use cunzheng_p2p::{Gossip, GossipConfig, PeerId};
+use cunzheng_gateway::{router, AppState, MembersConnected};
+use cunzheng_p2p::{Connected, Gossip, GossipConfig, PeerId};
 use cunzheng_store::ChainStore;
 use cunzheng_types::Genesis;
 use tokio::net::TcpListener;
@@ -96,6 +96,9 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
         .with_context(|| format!("binding {}", config.http.addr))?;
     let addr: SocketAddr = listener.local_addr()?;
     let state = AppState::new(chain.clone(), config.gateway_config(admin_token), operator.clone());
+    if let Some(gossip) = &gossip {
+        state.set_members_connected(members_connected(chain.genesis(), gossip.connected()));
+    }
     info!(target: "node", %addr, role, chain_id = %chain.genesis().chain_id, height = chain.head().height, "serving http");
 
     if dev {
@@ -133,6 +136,19 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
 }
 
 /// The peers allowed to gossip: every genesis member, and any peer configured by hand.
+/// The genesis names of the members among the connected gossip peers, in genesis order.
+fn members_connected(genesis: &Genesis, connected: Connected) -> MembersConnected {
+    let named: Vec<(PeerId, String)> = genesis
+        .validators
+        .iter()
+        .filter_map(|v| cunzheng_p2p::peer_id(&v.public_key.0).map(|p| (p, v.name.clone())))
+        .collect();
+    Box::new(move || {
+        let now = connected.lock();
+        named.iter().filter(|(p, _)| now.contains(p)).map(|(_, n)| n.clone()).collect()
+    })
+}
+
 fn members(genesis: &Genesis, peers: &[Multiaddr]) -> Vec<PeerId> {
     let configured = peers.iter().filter_map(|a| match a.iter().last() {
         Some(cunzheng_p2p::Protocol::P2p(p)) => Some(p),

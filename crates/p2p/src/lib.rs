@@ -94,7 +94,11 @@ struct Behaviour {
 pub struct Gossip {
     task: JoinHandle<()>,
     local: PeerId,
+    connected: Connected,
 }
+
+/// The peers this member's swarm holds a connection to.
+pub type Connected = Arc<parking_lot::Mutex<HashSet<PeerId>>>;
 
 impl std::fmt::Debug for Gossip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,12 +130,19 @@ impl Gossip {
         chain.set_gossip(outbound);
         let (signatures, signed) = mpsc::channel(QUEUE);
         chain.checkpoints().set_gossip(signatures);
-        let task = tokio::spawn(run(swarm, chain, config, topics, Queues { txs: queue, signed }));
-        Ok(Gossip { task, local })
+        let connected = Connected::default();
+        let queues = Queues { txs: queue, signed };
+        let task = tokio::spawn(run(swarm, chain, config, topics, queues, connected.clone()));
+        Ok(Gossip { task, local, connected })
     }
 
     pub fn peer_id(&self) -> PeerId {
         self.local
+    }
+
+    /// The peers connected now, kept up to date by the swarm.
+    pub fn connected(&self) -> Connected {
+        self.connected.clone()
     }
 
     pub fn stop(self) {
@@ -180,6 +191,7 @@ async fn run(
     config: GossipConfig,
     topics: Topics,
     mut queues: Queues,
+    connected: Connected,
 ) {
     let members: HashSet<PeerId> = config.members.iter().copied().collect();
     let mut redial = tokio::time::interval(Duration::from_secs(2));
@@ -190,7 +202,10 @@ async fn run(
             _ = republish.tick() => chain.checkpoints().republish(),
             Some(txs) = queues.txs.recv() => publish(&mut swarm, &topics.txs, &txs),
             Some(s) = queues.signed.recv() => publish_signature(&mut swarm, &topics.checkpoints, &s),
-            event = swarm.select_next_some() => handle(event, &chain, &members, &topics),
+            event = swarm.select_next_some() => {
+                track(&event, &swarm, &connected);
+                handle(event, &chain, &members, &topics)
+            }
         }
     }
 }
@@ -244,6 +259,19 @@ fn received_signature(chain: &Chain, from: PeerId, data: &[u8]) {
     match chain.checkpoints().add(&s) {
         Ok(new) => debug!(target: "p2p", %from, size, new, "checkpoint signature received"),
         Err(e) => warn!(target: "p2p", %from, size, error = %e, "checkpoint signature refused"),
+    }
+}
+
+/// Keeps `connected` to the peers with at least one open connection.
+fn track(event: &SwarmEvent<BehaviourEvent>, swarm: &Swarm<Behaviour>, connected: &Connected) {
+    match event {
+        SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+            connected.lock().insert(*peer_id);
+        }
+        SwarmEvent::ConnectionClosed { peer_id, .. } if !swarm.is_connected(peer_id) => {
+            connected.lock().remove(peer_id);
+        }
+        _ => {}
     }
 }
 
