@@ -392,12 +392,14 @@ impl Chain {
                 Head { height, hash: block.header.hash(), time: block.header.time, frontier };
             state.clients.apply(&exec.clients);
         }
-        self.pool.committed(&block.tx_ids(), height);
-        self.height.send_replace(height);
+        // Signed before the receipts resolve, so a caller answered for this block finds its
+        // checkpoint served already.
         if !block.txs.is_empty() {
             let (size, root) = (block.header.log_size, block.header.log_root);
             self.checkpoints.sign(size, root);
         }
+        self.pool.committed(&block.tx_ids(), height);
+        self.height.send_replace(height);
         debug!(target: "builder", height, txs = block.txs.len(), write_ms = started.elapsed().as_millis() as u64, "block committed");
         Ok(())
     }
