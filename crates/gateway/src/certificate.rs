@@ -33,10 +33,7 @@ pub async fn certificate(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Html<String>, ApiError> {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-    let base = format!("http://{host}");
-    let genesis = state.chain.genesis().clone();
-    let bundle = authorized_bundle(state, &id, &headers).await?;
+    let (bundle, genesis, base) = record(state, &id, &headers).await?;
     Ok(Html(render(&bundle, &genesis, &base)))
 }
 
@@ -46,11 +43,22 @@ pub async fn certificate_pdf(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
+    let (bundle, genesis, base) = record(state, &id, &headers).await?;
+    Ok(([(header::CONTENT_TYPE, "application/pdf")], render_pdf(&bundle, &genesis, &base)))
+}
+
+/// The record's bundle for an authorized caller, the chain's genesis, and the address the
+/// caller reached this node at, which the QR code points back to.
+async fn record(
+    state: Arc<AppState>,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(ProofBundle, cunzheng_types::Genesis, String), ApiError> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
     let base = format!("http://{host}");
     let genesis = state.chain.genesis().clone();
-    let bundle = authorized_bundle(state, &id, &headers).await?;
-    Ok(([(header::CONTENT_TYPE, "application/pdf")], render_pdf(&bundle, &genesis, &base)))
+    let bundle = authorized_bundle(state, id, headers).await?;
+    Ok((bundle, genesis, base))
 }
 
 /// `s` with the five HTML special characters escaped.

@@ -203,7 +203,7 @@ async fn run(
             Some(txs) = queues.txs.recv() => publish(&mut swarm, &topics.txs, &txs),
             Some(s) = queues.signed.recv() => publish_signature(&mut swarm, &topics.checkpoints, &s),
             event = swarm.select_next_some() => {
-                track(&event, &swarm, &connected);
+                track(&event, &connected);
                 handle(event, &chain, &members, &topics)
             }
         }
@@ -263,12 +263,12 @@ fn received_signature(chain: &Chain, from: PeerId, data: &[u8]) {
 }
 
 /// Keeps `connected` to the peers with at least one open connection.
-fn track(event: &SwarmEvent<BehaviourEvent>, swarm: &Swarm<Behaviour>, connected: &Connected) {
+fn track(event: &SwarmEvent<BehaviourEvent>, connected: &Connected) {
     match event {
         SwarmEvent::ConnectionEstablished { peer_id, .. } => {
             connected.lock().insert(*peer_id);
         }
-        SwarmEvent::ConnectionClosed { peer_id, .. } if !swarm.is_connected(peer_id) => {
+        SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
             connected.lock().remove(peer_id);
         }
         _ => {}

@@ -150,7 +150,7 @@ impl<'g> BundleVerifier<'g> {
             "tx_path places it at {} of {} under tx_root {}",
             b.tx_index, block.tx_count, block.tx_root
         ));
-        self.check_certified("block", &b.block, genesis)?;
+        self.check_certified("block", &b.block)?;
         held.push(format!(
             "block {} ({}) signed by {}",
             block.height,
@@ -165,7 +165,7 @@ impl<'g> BundleVerifier<'g> {
                 block: block.height,
             });
         }
-        self.check_certified("checkpoint", &b.checkpoint, genesis)?;
+        self.check_certified("checkpoint", &b.checkpoint)?;
         held.push(format!(
             "checkpoint block {} ({}) signed by {}",
             checkpoint.height,
@@ -196,8 +196,8 @@ impl<'g> BundleVerifier<'g> {
         &mut self,
         which: &'static str,
         c: &CertifiedHeader,
-        genesis: &Genesis,
     ) -> Result<(), BundleError> {
+        let genesis = self.genesis;
         let pair = sha256(&[
             &c.header.canonical_bytes(),
             &serde_json::to_vec(&c.certificate).expect("a certificate serializes"),
