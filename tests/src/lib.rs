@@ -251,6 +251,8 @@ pub struct Consortium {
     pub full_nodes: Vec<MemberSpec>,
     pub genesis: Genesis,
     pub demo: Credentials,
+    /// The Bearer token of `auditor`, a reader every node accepts.
+    pub reader_token: String,
     nodes: Vec<Option<Child>>,
 }
 
@@ -292,6 +294,8 @@ impl Consortium {
             api: members[0].api(),
         };
         std::fs::write(dir.join("demo.json"), serde_json::to_vec_pretty(&demo)?)?;
+        let reader_token = hex::encode(rand::random::<[u8; 16]>());
+        std::fs::write(dir.join("readers.tokens"), format!("auditor {reader_token}\n"))?;
 
         let all: Vec<&MemberSpec> = members.iter().chain(&full_nodes).collect();
         for (i, m) in all.iter().enumerate() {
@@ -324,7 +328,7 @@ impl Consortium {
                     others(|o| o.gossip, false)
                 );
             }
-            toml += "\n[keys]\ngenesis = \"genesis.json\"\n";
+            toml += "\n[keys]\ngenesis = \"genesis.json\"\nreader_tokens = \"readers.tokens\"\n";
             if member {
                 toml += &format!("validator_key = \"{}.key\"\n", m.name);
             } else {
@@ -337,7 +341,15 @@ impl Consortium {
             std::fs::write(dir.join(format!("{}.toml", m.name)), toml)?;
         }
         let nodes = all.iter().map(|_| None).collect();
-        Ok(Consortium { dir: dir.to_owned(), members, full_nodes, genesis, demo, nodes })
+        Ok(Consortium {
+            dir: dir.to_owned(),
+            members,
+            full_nodes,
+            genesis,
+            demo,
+            reader_token,
+            nodes,
+        })
     }
 
     /// A configuration for a node with a fresh key that no member knows, pointed at every

@@ -316,3 +316,62 @@ async fn e2e_consortium_a_proposal_with_a_bad_tx_root_is_voted_down() {
 async fn e2e_consortium_a_proposal_with_a_stranger_clients_record_is_voted_down() {
     a_faulty_proposer_is_voted_down("foreign-tx").await;
 }
+
+/// The records of client `demo` with their verdicts, as member `i` answers a reader.
+async fn verdicts(c: &Consortium, i: usize) -> Value {
+    let path = "/v1/records?client_id=demo&kind=voice.call";
+    let answer = c.client(i).member_get(path, &c.reader_token).await.unwrap();
+    assert_eq!(answer.code, 0, "{}", answer.msg);
+    answer.data["records"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_consortium_members_agree_on_verdicts() {
+    let _serial = serial().await;
+    let (_dir, c) = started(4, ConsortiumOptions::default()).await;
+    // 2026-12-01 00:00:00 in Beijing; the demo filing allows 09:00-20:00, 3 calls per phone a
+    // day, from 075538833883.
+    let day = 1_796_054_400u64;
+    let (p0, p1) = (format!("{:032X}", 0xA0), format!("{:032X}", 0xA1));
+    let consent = vec![json!({"phone": p0, "deposit_hash": "vg", "sign_time": day})];
+    let answer = c.client(0).deposit_at(VOICE_ADD, &consent, unix_now()).await.unwrap();
+    assert_eq!(answer.code, 0, "{}", answer.msg);
+    let call = |phone: &str, from: &str, start: u64, deposit: &str| json!({"phone": phone, "from_num": from, "start_time": start, "end_time": start + 60, "deposit_hash": deposit});
+    let calls: Vec<Value> = (0..4)
+        .map(|i| call(&p0, "075538833883", day + 10 * 3600 + i, &format!("vc{i}")))
+        .chain([call(&p1, "075500000000", day + 21 * 3600, "vx")])
+        .collect();
+    let answer = c.client(0).deposit_at(Endpoint::ALL[1], &calls, unix_now()).await.unwrap();
+    assert_eq!(answer.code, 0, "{}", answer.msg);
+    let height = answer.data["block_height"].as_u64().unwrap();
+
+    c.wait_height(2, height, READY).await.unwrap();
+    c.wait_height(3, height, READY).await.unwrap();
+    let (carrier, regulator) = (verdicts(&c, 2).await, verdicts(&c, 3).await);
+    assert_eq!(carrier, regulator, "two members give different verdicts");
+    let flags: Vec<(String, Value)> = carrier
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["tx"]["deposit_hash"].as_str().unwrap().to_owned(), r["flags"].clone()))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![
+            ("vx".into(), json!(["no_consent", "outside_hours", "unfiled_number"])),
+            ("vc3".into(), json!(["over_daily_limit"])),
+            ("vc2".into(), json!([])),
+            ("vc1".into(), json!([])),
+            ("vc0".into(), json!([])),
+        ]
+    );
+
+    // Each member logged the reader's read in its own trail.
+    let trail = c.client(3).member_get("/v1/audit-trail", &c.reader_token).await.unwrap();
+    let entries = trail.data["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", trail.data);
+    assert_eq!(
+        (entries[0]["reader"].as_str(), entries[0]["client_id"].as_str()),
+        (Some("auditor"), Some("demo"))
+    );
+}

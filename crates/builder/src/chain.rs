@@ -247,7 +247,16 @@ impl Chain {
         let _guard = self.commit_lock.lock();
         let state = self.state.read();
         let candidates = self.pool.reap(self.config.max_block_txs);
-        let exec = execute(&state.clients, &self.operator, state.head.height + 1, candidates);
+        let height = state.head.height + 1;
+        let exec = match execute(&state.clients, &self.store, &self.operator, height, candidates) {
+            Ok(exec) => exec,
+            Err(e) => {
+                // The store cannot be read: propose an empty block rather than a wrong one; the
+                // transactions stay pooled for a later height.
+                warn!(target: "builder", error = %e, "compliance state unreadable; proposing no transactions");
+                Execution::default()
+            }
+        };
         if !exec.rejected.is_empty() {
             warn!(target: "builder", rejected = exec.rejected.len(), "pool transactions refused by the rules");
             let why: Vec<(Hash, String)> =
@@ -350,7 +359,8 @@ impl Chain {
             return fail(BlockError::AlreadyCommitted(*id));
         }
 
-        let exec = execute(&state.clients, &self.operator, h.height, block.txs.iter().cloned());
+        let exec =
+            execute(&state.clients, &self.store, &self.operator, h.height, block.txs.clone())?;
         if let Some((id, error)) = exec.rejected.first() {
             return fail(BlockError::Invalid { id: *id, error: error.clone() });
         }
@@ -384,6 +394,7 @@ impl Chain {
             certificate,
             frontier: &frontier,
             clients: &exec.clients,
+            flags: if exec.flags.iter().all(|f| f.is_clean()) { &[] } else { &exec.flags },
         })?;
         let height = block.header.height;
         {

@@ -1,11 +1,17 @@
 //! Block execution: the rules every member applies to a block's transactions, in order,
-//! against the registered clients. Operator transactions change clients; enterprise records
-//! are admitted only from an active client on a channel it holds.
+//! against the registered clients and the compliance state at the head. Operator transactions
+//! change clients and their filings; an enterprise record is admitted only from an active
+//! client with an approved filing for its channel, and a call or SMS record gets its verdict
+//! ([`cunzheng_types::compliance::verdict`]) from the consent history and daily count as the
+//! transactions before it in chain order left them.
 
 use std::{collections::HashMap, sync::Arc};
 
-use cunzheng_store::ClientEntry;
-use cunzheng_types::{Hash, OperatorAction, SealedTx, Transaction};
+use cunzheng_store::{consent_key, daily_key, ChainStore, ClientEntry, FilingEntry, StoreError};
+use cunzheng_types::{
+    compliance::{beijing_day, verdict, Communication, ConsentEvent, ConsentHistory, Flags},
+    Hash, OperatorAction, Record, SealedTx, Transaction,
+};
 use ed25519_dalek::VerifyingKey;
 
 /// Why a transaction cannot go into a block.
@@ -17,9 +23,18 @@ pub enum ExecError {
     /// The client is suspended.
     #[error("client {0} is suspended")]
     Suspended(String),
-    /// The client holds no filing for this channel.
-    #[error("client {client} may not deposit on {channel}")]
-    ChannelNotAllowed { client: String, channel: String },
+    /// The client has no approved filing for this channel.
+    #[error("client {client} has no approved filing for {channel}")]
+    NoFiling { client: String, channel: String },
+    /// A filing approval for an id the client already has.
+    #[error("filing {0} is already approved")]
+    FilingExists(String),
+    /// A change or revocation of a filing the client does not have.
+    #[error("filing {0} is not approved for this client")]
+    UnknownFiling(String),
+    /// A filing over a channel another approved filing of the client covers.
+    #[error("channel {channel} is covered by filing {other}")]
+    ChannelFiled { channel: String, other: String },
     /// An operator transaction not signed by the genesis operator key.
     #[error("operator signature does not verify")]
     BadOperatorSignature,
@@ -66,91 +81,211 @@ impl ClientView {
 pub(crate) struct Execution {
     /// Transactions admitted, in order.
     pub accepted: Vec<Arc<SealedTx>>,
+    /// The verdict of each admitted transaction (clean for all but calls and SMS).
+    pub flags: Vec<Flags>,
     /// Transactions refused, with the reason.
     pub rejected: Vec<(Hash, ExecError)>,
     /// Clients as changed by the admitted operator transactions.
     pub clients: Vec<(String, ClientEntry)>,
 }
 
+/// The consent histories and daily counts the records of a block touch, read from the store
+/// once and changed as the block's records are executed.
+#[derive(Default)]
+struct Compliance {
+    consent: HashMap<Vec<u8>, ConsentHistory>,
+    daily: HashMap<Vec<u8>, u32>,
+}
+
+impl Compliance {
+    fn load<'a>(
+        store: &ChainStore,
+        txs: impl Iterator<Item = &'a SealedTx>,
+    ) -> Result<Self, StoreError> {
+        let mut consent_keys = Vec::new();
+        let mut daily_keys = Vec::new();
+        for tx in txs {
+            let Transaction::Record(r) = tx.tx() else { continue };
+            let (channel, phone) = (r.record.channel(), r.record.phone());
+            consent_keys.push(consent_key(&r.client_id, channel, phone));
+            if matches!(r.record, Record::Call { .. } | Record::Message { .. }) {
+                let day = beijing_day(r.record.time());
+                daily_keys.push(daily_key(&r.client_id, channel, phone, day));
+            }
+        }
+        for keys in [&mut consent_keys, &mut daily_keys] {
+            keys.sort_unstable();
+            keys.dedup();
+        }
+        let histories = store.consent_histories(&consent_keys)?;
+        let counts = store.daily_counts(&daily_keys)?;
+        Ok(Compliance {
+            consent: consent_keys.into_iter().zip(histories).collect(),
+            daily: daily_keys.into_iter().zip(counts).collect(),
+        })
+    }
+
+    /// Applies an admitted record: a grant or withdrawal joins its history; a call or SMS gets
+    /// its verdict under `client`'s filing and counts towards its day.
+    fn apply(&mut self, id: Hash, client_id: &str, client: &ClientEntry, record: &Record) -> Flags {
+        let (channel, phone, time) = (record.channel(), record.phone(), record.time());
+        let history = self.consent.entry(consent_key(client_id, channel, phone)).or_default();
+        let number = match record {
+            Record::Consent { .. } | Record::Withdraw { .. } => {
+                let granted = matches!(record, Record::Consent { .. });
+                history.insert(ConsentEvent { time, granted, tx_id: id });
+                return Flags::CLEAN;
+            }
+            Record::Call { from_num, .. } => from_num,
+            Record::Message { channel_num, .. } => channel_num,
+        };
+        let filing = client.filing(channel).expect("admitted records have a filing");
+        let count =
+            self.daily.entry(daily_key(client_id, channel, phone, beijing_day(time))).or_default();
+        let flags = verdict(Communication { channel, time, number }, filing, history, *count);
+        *count += 1;
+        flags
+    }
+}
+
 /// Executes `txs` in order at `height`, each seeing the changes of those before it.
 pub(crate) fn execute(
     view: &ClientView,
+    store: &ChainStore,
     operator: &VerifyingKey,
     height: u64,
-    txs: impl IntoIterator<Item = Arc<SealedTx>>,
-) -> Execution {
+    txs: Vec<Arc<SealedTx>>,
+) -> Result<Execution, StoreError> {
+    let mut compliance = Compliance::load(store, txs.iter().map(|t| t.as_ref()))?;
     let mut overlay: HashMap<String, ClientEntry> = HashMap::new();
     let mut out = Execution::default();
     for tx in txs {
-        let lookup = |id: &str| overlay.get(id).or_else(|| view.get(id)).cloned();
-        match apply(lookup, operator, height, tx.tx()) {
-            Ok(Some((id, entry))) => {
-                overlay.insert(id, entry);
-                out.accepted.push(tx);
+        let lookup = |id: &str| overlay.get(id).or_else(|| view.get(id));
+        match tx.tx() {
+            Transaction::Record(r) => match admit(lookup(&r.client_id), &r.client_id, &r.record) {
+                Ok(client) => {
+                    let flags = compliance.apply(tx.id(), &r.client_id, client, &r.record);
+                    out.flags.push(flags);
+                    out.accepted.push(tx);
+                }
+                Err(e) => out.rejected.push((tx.id(), e)),
+            },
+            Transaction::Operator(op) => {
+                let result =
+                    op.verify(operator).map_err(|_| ExecError::BadOperatorSignature).and_then(
+                        |()| operate(lookup(op.action.client_id()).cloned(), &op.action, height),
+                    );
+                match result {
+                    Ok(entry) => {
+                        overlay.insert(op.action.client_id().to_owned(), entry);
+                        out.flags.push(Flags::CLEAN);
+                        out.accepted.push(tx);
+                    }
+                    Err(e) => out.rejected.push((tx.id(), e)),
+                }
             }
-            Ok(None) => out.accepted.push(tx),
-            Err(e) => out.rejected.push((tx.id(), e)),
         }
     }
     out.clients = overlay.into_iter().collect();
     out.clients.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    Ok(out)
 }
 
-fn apply(
-    lookup: impl Fn(&str) -> Option<ClientEntry>,
-    operator: &VerifyingKey,
+/// The client of an enterprise record, if it may deposit it.
+fn admit<'a>(
+    client: Option<&'a ClientEntry>,
+    client_id: &str,
+    record: &Record,
+) -> Result<&'a ClientEntry, ExecError> {
+    let client = client.ok_or_else(|| ExecError::UnknownClient(client_id.to_owned()))?;
+    if client.suspended.is_some() {
+        return Err(ExecError::Suspended(client_id.to_owned()));
+    }
+    let channel = record.channel();
+    if client.filing(channel).is_none() {
+        return Err(ExecError::NoFiling {
+            client: client_id.to_owned(),
+            channel: channel.to_string(),
+        });
+    }
+    Ok(client)
+}
+
+/// The client as an operator action leaves it.
+fn operate(
+    existing: Option<ClientEntry>,
+    action: &OperatorAction,
     height: u64,
-    tx: &Transaction,
-) -> Result<Option<(String, ClientEntry)>, ExecError> {
-    match tx {
-        Transaction::Record(r) => {
-            let client = lookup(&r.client_id)
-                .ok_or_else(|| ExecError::UnknownClient(r.client_id.clone()))?;
-            if client.suspended.is_some() {
-                return Err(ExecError::Suspended(r.client_id.clone()));
-            }
-            let channel = r.record.channel();
-            if !client.channels.contains(&channel) {
-                return Err(ExecError::ChannelNotAllowed {
-                    client: r.client_id.clone(),
-                    channel: channel.to_string(),
-                });
-            }
-            Ok(None)
+) -> Result<ClientEntry, ExecError> {
+    let id = action.client_id().to_owned();
+    let mut entry = match (action, existing) {
+        (OperatorAction::RegisterClient { key_nonce, key_ciphertext, .. }, None) => {
+            return Ok(ClientEntry {
+                key_nonce: *key_nonce,
+                key_ciphertext: key_ciphertext.clone(),
+                suspended: None,
+                registered_at: height,
+                filings: Vec::new(),
+            });
         }
-        Transaction::Operator(op) => {
-            op.verify(operator).map_err(|_| ExecError::BadOperatorSignature)?;
-            let id = op.action.client_id().to_owned();
-            let existing = lookup(&id);
-            let entry = match (&op.action, existing) {
-                (OperatorAction::RegisterClient { .. }, Some(_)) => {
-                    return Err(ExecError::ClientExists(id));
-                }
-                (OperatorAction::RegisterClient { channels, .. }, None) if channels.is_empty() => {
-                    return Err(ExecError::NoChannels);
-                }
-                (
-                    OperatorAction::RegisterClient { channels, key_nonce, key_ciphertext, .. },
-                    None,
-                ) => ClientEntry {
-                    channels: channels.clone(),
-                    key_nonce: *key_nonce,
-                    key_ciphertext: key_ciphertext.clone(),
-                    suspended: None,
-                    registered_at: height,
-                },
-                (_, None) => return Err(ExecError::UnknownClient(id)),
-                (OperatorAction::SuspendClient { reason, .. }, Some(mut e)) => {
-                    e.suspended = Some(reason.clone());
-                    e
-                }
-                (OperatorAction::ReinstateClient { .. }, Some(mut e)) => {
-                    e.suspended = None;
-                    e
-                }
-            };
-            Ok(Some((id, entry)))
+        (OperatorAction::RegisterClient { .. }, Some(_)) => {
+            return Err(ExecError::ClientExists(id));
+        }
+        (_, None) => return Err(ExecError::UnknownClient(id)),
+        (_, Some(e)) => e,
+    };
+    match action {
+        OperatorAction::RegisterClient { .. } => unreachable!("handled above"),
+        OperatorAction::SuspendClient { reason, .. } => entry.suspended = Some(reason.clone()),
+        OperatorAction::ReinstateClient { .. } => entry.suspended = None,
+        OperatorAction::RotateKey { key_nonce, key_ciphertext, .. } => {
+            entry.key_nonce = *key_nonce;
+            entry.key_ciphertext = key_ciphertext.clone();
+        }
+        OperatorAction::ApproveFiling { filing, .. } => {
+            if entry.filings.iter().any(|f| f.filing.filing_id == filing.filing_id) {
+                return Err(ExecError::FilingExists(filing.filing_id.clone()));
+            }
+            check_channels(&entry, filing)?;
+            entry.filings.push(FilingEntry {
+                filing: filing.clone(),
+                approved_at: height,
+                changed_at: height,
+            });
+        }
+        OperatorAction::ChangeFiling { filing, .. } => {
+            check_channels(&entry, filing)?;
+            let existing = entry
+                .filings
+                .iter_mut()
+                .find(|f| f.filing.filing_id == filing.filing_id)
+                .ok_or_else(|| ExecError::UnknownFiling(filing.filing_id.clone()))?;
+            existing.filing = filing.clone();
+            existing.changed_at = height;
+        }
+        OperatorAction::RevokeFiling { filing_id, .. } => {
+            let before = entry.filings.len();
+            entry.filings.retain(|f| f.filing.filing_id != *filing_id);
+            if entry.filings.len() == before {
+                return Err(ExecError::UnknownFiling(filing_id.clone()));
+            }
         }
     }
+    Ok(entry)
+}
+
+/// Refuses a filing over a channel that another of the client's filings covers.
+fn check_channels(
+    entry: &ClientEntry,
+    filing: &cunzheng_types::compliance::Filing,
+) -> Result<(), ExecError> {
+    for other in entry.filings.iter().filter(|f| f.filing.filing_id != filing.filing_id) {
+        if let Some(channel) = filing.channels.iter().find(|c| other.filing.covers(**c)) {
+            return Err(ExecError::ChannelFiled {
+                channel: channel.to_string(),
+                other: other.filing.filing_id.clone(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use cunzheng_builder::{BlockError, Chain, ChainConfig, ChainError};
 use cunzheng_store::ChainStore;
 use cunzheng_types::{
-    client_key::OperatorSecret, Block, Certificate, Channel, Genesis, Hash, OperatorAction, Record,
-    RecordTx, SealedTx, Transaction, Validator,
+    client_key::OperatorSecret,
+    compliance::{Filing, Hours},
+    Block, Certificate, Channel, Genesis, Hash, OperatorAction, Record, RecordTx, SealedTx,
+    Transaction, Validator,
 };
 use ed25519_dalek::SigningKey;
 
@@ -43,17 +45,19 @@ impl Fixture {
         Arc::new(SealedTx::new(Transaction::Operator(action.sign(&self.operator, at))))
     }
 
-    fn register(&self, client_id: &str, channels: Vec<Channel>) -> Arc<SealedTx> {
+    /// The registration of `client_id` and the approval of a filing on `channels`.
+    fn register(&self, client_id: &str, channels: Vec<Channel>) -> Vec<Arc<SealedTx>> {
         let (key_nonce, key_ciphertext) = OperatorSecret([5; 32]).seal(client_id, "k");
-        self.operator_tx(
-            OperatorAction::RegisterClient {
-                client_id: client_id.into(),
-                channels,
-                key_nonce,
-                key_ciphertext,
-            },
-            1,
-        )
+        let register = OperatorAction::RegisterClient {
+            client_id: client_id.into(),
+            key_nonce,
+            key_ciphertext,
+        };
+        let file = OperatorAction::ApproveFiling {
+            client_id: client_id.into(),
+            filing: filing("F1", channels),
+        };
+        vec![self.operator_tx(register, 1), self.operator_tx(file, 1)]
     }
 
     fn certify(&self, block: &Block) -> Certificate {
@@ -74,9 +78,20 @@ impl Fixture {
 
     /// A registered client `c1` on both channels.
     fn with_client(self) -> Self {
-        self.chain.submit(vec![self.register("c1", vec![Channel::Voice, Channel::Sms])]).unwrap();
+        self.chain.submit(self.register("c1", vec![Channel::Voice, Channel::Sms])).unwrap();
         self.step();
         self
+    }
+}
+
+fn filing(id: &str, channels: Vec<Channel>) -> Filing {
+    Filing {
+        filing_id: id.into(),
+        channels,
+        business_type: "marketing".into(),
+        hours: Hours::ALL_DAY,
+        daily_limit: 10,
+        numbers: Vec::new(),
     }
 }
 
@@ -101,7 +116,7 @@ async fn receipts_resolve_once_the_block_is_committed() {
     assert_eq!(block.txs.len(), 2);
     assert_eq!(receipt.await.unwrap(), Ok(2));
     assert_eq!(f.chain.pool_len(), 0);
-    assert_eq!(f.chain.head().frontier.size, 3);
+    assert_eq!(f.chain.head().frontier.size, 4);
 }
 
 #[tokio::test]
@@ -118,7 +133,7 @@ async fn a_retried_call_stores_nothing_twice() {
     let late_retry = f.chain.submit(call).unwrap();
     assert_eq!(f.chain.pool_len(), 0);
     assert!(late_retry.await.unwrap().is_ok());
-    assert_eq!(f.chain.head().frontier.size, 3);
+    assert_eq!(f.chain.head().frontier.size, 4);
 }
 
 #[test]
@@ -158,10 +173,39 @@ async fn records_of_a_suspended_client_are_refused_at_proposal() {
 #[test]
 fn records_on_a_channel_the_client_lacks_are_refused() {
     let f = fixture(ChainConfig::default());
-    f.chain.submit(vec![f.register("sms-only", vec![Channel::Sms])]).unwrap();
+    f.chain.submit(f.register("sms-only", vec![Channel::Sms])).unwrap();
     f.step();
     f.chain.submit(vec![consent("sms-only", 1), consent("unknown", 2)]).unwrap();
     assert!(f.step().txs.is_empty());
+}
+
+#[test]
+fn filings_do_not_overlap_and_only_approved_ones_change() {
+    let f = fixture(ChainConfig::default()).with_client();
+    let action = |a: OperatorAction| f.operator_tx(a, 2);
+    let overlapping = action(OperatorAction::ApproveFiling {
+        client_id: "c1".into(),
+        filing: filing("F2", vec![Channel::Sms]),
+    });
+    let unknown = action(OperatorAction::ChangeFiling {
+        client_id: "c1".into(),
+        filing: filing("F9", vec![Channel::Voice]),
+    });
+    let narrowed = action(OperatorAction::ChangeFiling {
+        client_id: "c1".into(),
+        filing: filing("F1", vec![Channel::Voice]),
+    });
+    f.chain.submit(vec![overlapping, unknown, narrowed.clone()]).unwrap();
+    assert_eq!(f.step().tx_ids(), vec![narrowed.id()]);
+    let client = f.chain.client("c1").unwrap();
+    assert!(client.filing(Channel::Voice).is_some() && client.filing(Channel::Sms).is_none());
+    // The channel it gave up can be filed anew.
+    let sms = action(OperatorAction::ApproveFiling {
+        client_id: "c1".into(),
+        filing: filing("F2", vec![Channel::Sms]),
+    });
+    f.chain.submit(vec![sms.clone()]).unwrap();
+    assert_eq!(f.step().tx_ids(), vec![sms.id()]);
 }
 
 #[test]

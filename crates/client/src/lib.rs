@@ -19,8 +19,8 @@
 use std::{path::Path, time::Duration};
 
 use cunzheng_types::{
-    client_key::client_token, record::Endpoint, unix_now, Hash, Record, RecordTx, SealedTx,
-    Transaction,
+    client_key::client_token, record::Endpoint, unix_now, Channel, Hash, Record, RecordTx,
+    SealedTx, Transaction,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -206,6 +206,32 @@ impl Client {
     pub async fn consistency(&self, from: u64, to: u64) -> Result<Answer, ClientError> {
         let url = format!("{}/v1/consistency?from={from}&to={to}", self.api);
         answer(self.http.get(url).send().await?).await
+    }
+
+    /// `POST /v1/scrub`: which of `phones` have consent in force now on `channel`, signed with
+    /// the documented envelope.
+    pub async fn scrub(&self, channel: Channel, phones: &[String]) -> Result<Answer, ClientError> {
+        let ts = unix_now();
+        let body = serde_json::json!({
+            "timestamp": ts,
+            "client_id": self.client_id,
+            "client_token": client_token(&self.client_id, &self.client_key, ts),
+            "param": {"channel": channel, "phones": phones},
+        });
+        answer(self.http.post(format!("{}/v1/scrub", self.api)).json(&body).send().await?).await
+    }
+
+    /// `GET /v1/records?<query>`: a page of this client's records with their verdicts;
+    /// `query` is the URL query string, such as `flag=no_consent&limit=20`.
+    pub async fn records(&self, query: &str) -> Result<Answer, ClientError> {
+        answer(self.signed_get(&format!("/v1/records?{query}")).await?).await
+    }
+
+    /// A GET of a member's staff, with `Authorization: Bearer <token>`: `path` with its query,
+    /// such as `/v1/records?client_id=acme01`.
+    pub async fn member_get(&self, path: &str, token: &str) -> Result<Answer, ClientError> {
+        let url = format!("{}{path}", self.api);
+        answer(self.http.get(url).bearer_auth(token).send().await?).await
     }
 
     /// A GET with header authentication; `None` for 404.

@@ -7,8 +7,9 @@ use cunzheng_builder::{Chain, ChainConfig};
 use cunzheng_consensus::{Consensus, EngineSettings};
 use cunzheng_store::ChainStore;
 use cunzheng_types::{
-    client_key::OperatorSecret, Channel, Genesis, OperatorAction, Record, RecordTx, SealedTx,
-    Transaction, Validator,
+    client_key::OperatorSecret,
+    compliance::{Filing, Hours},
+    Channel, Genesis, OperatorAction, Record, RecordTx, SealedTx, Transaction, Validator,
 };
 use ed25519_dalek::SigningKey;
 
@@ -53,15 +54,24 @@ async fn start(dir: &Path, validator: &SigningKey, operator: &SigningKey) -> Mem
     Member { chain, consensus }
 }
 
-fn register(operator: &SigningKey, client_id: &str) -> Arc<SealedTx> {
+/// The registration of `client_id` and the approval of a voice filing.
+fn register(operator: &SigningKey, client_id: &str) -> Vec<Arc<SealedTx>> {
     let (key_nonce, key_ciphertext) = OperatorSecret([5; 32]).seal(client_id, "k");
-    let action = OperatorAction::RegisterClient {
-        client_id: client_id.into(),
+    let register =
+        OperatorAction::RegisterClient { client_id: client_id.into(), key_nonce, key_ciphertext };
+    let filing = Filing {
+        filing_id: "F1".into(),
         channels: vec![Channel::Voice],
-        key_nonce,
-        key_ciphertext,
+        business_type: "marketing".into(),
+        hours: Hours::ALL_DAY,
+        daily_limit: 10,
+        numbers: Vec::new(),
     };
-    Arc::new(SealedTx::new(Transaction::Operator(action.sign(operator, 1))))
+    let file = OperatorAction::ApproveFiling { client_id: client_id.into(), filing };
+    [register, file]
+        .into_iter()
+        .map(|a| Arc::new(SealedTx::new(Transaction::Operator(a.sign(operator, 1)))))
+        .collect()
 }
 
 fn consent(client_id: &str, n: u64) -> Arc<SealedTx> {
@@ -99,10 +109,10 @@ async fn a_member_alone_decides_blocks_with_verifiable_certificates() {
         (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]));
     let m = start(dir.path(), &validator, &operator).await;
 
-    let registered = deposit(&m.chain, vec![register(&operator, "c1")]).await;
+    let registered = deposit(&m.chain, register(&operator, "c1")).await;
     let deposited = deposit(&m.chain, (1..=50).map(|n| consent("c1", n)).collect()).await;
     assert!(deposited > registered);
-    assert_eq!(m.chain.head().frontier.size, 51);
+    assert_eq!(m.chain.head().frontier.size, 52);
     let block = m.chain.store().full_block(deposited).unwrap().unwrap();
     assert_eq!(block.txs.len(), 50);
     assert_chain_intact(&m.chain);
@@ -115,7 +125,7 @@ async fn a_restarted_member_continues_from_its_head() {
     let (validator, operator) =
         (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]));
     let m = start(dir.path(), &validator, &operator).await;
-    deposit(&m.chain, vec![register(&operator, "c1")]).await;
+    deposit(&m.chain, register(&operator, "c1")).await;
     let first = deposit(&m.chain, vec![consent("c1", 1)]).await;
     m.consensus.stop().await;
     drop(m.chain);
@@ -124,7 +134,7 @@ async fn a_restarted_member_continues_from_its_head() {
     assert!(m.chain.head().height >= first);
     let second = deposit(&m.chain, vec![consent("c1", 2)]).await;
     assert!(second > first);
-    assert_eq!(m.chain.head().frontier.size, 3);
+    assert_eq!(m.chain.head().frontier.size, 4);
     assert_chain_intact(&m.chain);
     m.consensus.stop().await;
 }

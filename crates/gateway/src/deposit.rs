@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Instant};
 
 use axum::{body::Body, extract::State};
 use cunzheng_builder::ChainError;
+use cunzheng_store::ClientEntry;
 use cunzheng_types::{
     record::{parse_unix_seconds, Endpoint},
     unix_now, Record, RecordTx, SealedTx, Transaction,
@@ -13,6 +14,7 @@ use serde_json::{json, Map, Value};
 use tracing::{debug, warn};
 
 use crate::{
+    auth::Authenticated,
     error::{Answer, ApiError},
     AppState,
 };
@@ -46,7 +48,6 @@ async fn deposit(
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadParam(format!("body is not valid JSON: {e}")))?;
     let envelope = Envelope::parse(&value)?;
-
     let client = state.auth.verify(
         &state.chain,
         envelope.client_id,
@@ -54,12 +55,7 @@ async fn deposit(
         envelope.client_token,
         state.config.time_window_secs,
     )?;
-    if let Some(reason) = &client.entry.suspended {
-        return Err(ApiError::Suspended(reason.clone()));
-    }
-    if !client.entry.channels.contains(&endpoint.channel) {
-        return Err(ApiError::NoFiling(endpoint.channel.as_str()));
-    }
+    standing(&client.entry, endpoint)?;
     state.auth.admit(&client.client_id)?;
 
     let list = envelope.list()?;
@@ -95,13 +91,40 @@ async fn deposit(
     }
 }
 
+/// The client of a body in the documented envelope (`timestamp`, `client_id`,
+/// `client_token`), checked as a deposit's is and counted against its rate.
+pub(crate) fn authenticate(state: &AppState, body: &Value) -> Result<Authenticated, ApiError> {
+    let envelope = Envelope::parse(body)?;
+    let client = state.auth.verify(
+        &state.chain,
+        envelope.client_id,
+        envelope.timestamp,
+        envelope.client_token,
+        state.config.time_window_secs,
+    )?;
+    state.auth.admit(&client.client_id)?;
+    Ok(client)
+}
+
+/// Whether a client may deposit on `endpoint`'s channel: 10006 when suspended or without any
+/// approved filing, 10007 without one for this channel.
+fn standing(client: &ClientEntry, endpoint: Endpoint) -> Result<(), ApiError> {
+    if let Some(reason) = &client.suspended {
+        return Err(ApiError::Suspended(reason.clone()));
+    }
+    if client.filings.is_empty() {
+        return Err(ApiError::NotApproved);
+    }
+    if client.filing(endpoint.channel).is_none() {
+        return Err(ApiError::NoFiling(endpoint.channel.as_str()));
+    }
+    Ok(())
+}
+
 /// Maps a transaction dropped at proposal to the client's current standing.
 fn refusal(state: &AppState, client_id: &str, endpoint: Endpoint, reason: String) -> ApiError {
-    match state.chain.client(client_id) {
-        Some(c) if c.suspended.is_some() => ApiError::Suspended(c.suspended.unwrap_or_default()),
-        Some(c) if !c.channels.contains(&endpoint.channel) => {
-            ApiError::NoFiling(endpoint.channel.as_str())
-        }
+    match state.chain.client(client_id).map(|c| standing(&c, endpoint)) {
+        Some(Err(e)) => e,
         _ => ApiError::Unavailable(reason),
     }
 }

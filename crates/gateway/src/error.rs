@@ -35,6 +35,9 @@ pub enum ApiError {
     /// 10006: the client is suspended or has no approved filing.
     #[error("client suspended: {0}")]
     Suspended(String),
+    /// 10006: the client has no approved filing on any channel.
+    #[error("no approved filing: the client may not deposit yet")]
+    NotApproved,
     /// 10007: no approved filing for this channel.
     #[error("no approved filing for channel {0}")]
     NoFiling(&'static str),
@@ -67,7 +70,7 @@ impl ApiError {
             ApiError::BadParam(_) => 10003,
             ApiError::Timestamp(_) => 10004,
             ApiError::ListSize(_) => 10005,
-            ApiError::Suspended(_) => 10006,
+            ApiError::Suspended(_) | ApiError::NotApproved => 10006,
             ApiError::NoFiling(_) => 10007,
             ApiError::RateLimited => 10008,
             ApiError::BodyTooLarge(_) => 10009,
@@ -85,9 +88,10 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::BadParam(_) | ApiError::ListSize(_) => StatusCode::BAD_REQUEST,
-            ApiError::Suspended(_) | ApiError::NoFiling(_) | ApiError::Forbidden => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Suspended(_)
+            | ApiError::NotApproved
+            | ApiError::NoFiling(_)
+            | ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound => StatusCode::NOT_FOUND,

@@ -1,5 +1,5 @@
-//! The HTTP gateway: the six documented enterprise endpoints, chain queries, operator
-//! actions, Prometheus metrics and the OpenAPI document.
+//! The HTTP gateway: the six documented enterprise endpoints, chain queries, compliance reads,
+//! operator actions, Prometheus metrics and the OpenAPI document.
 //!
 //! A deposit is answered `code: 0` only after every record of the call is in a committed
 //! block; every other outcome is one of the API's codes (see [`error::ApiError`]), mapped in
@@ -7,6 +7,7 @@
 
 mod auth;
 mod certificate;
+pub mod compliance;
 mod deposit;
 pub mod error;
 mod metrics;
@@ -17,7 +18,7 @@ mod query;
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    routing::{get, post},
+    routing::{get, post, put},
     Router,
 };
 use cunzheng_builder::Chain;
@@ -44,6 +45,9 @@ pub struct GatewayConfig {
     pub admin_token: Option<String>,
     /// What this node is in the consortium, as `/v1/status` reports it.
     pub role: &'static str,
+    /// Members' staff who may read any client's records, as (name, Bearer token). Each read
+    /// is written to the audit trail under the name.
+    pub readers: Vec<(String, String)>,
 }
 
 impl Default for GatewayConfig {
@@ -56,6 +60,7 @@ impl Default for GatewayConfig {
             rate_burst: 2000.0,
             admin_token: None,
             role: "member",
+            readers: Vec::new(),
         }
     }
 }
@@ -142,5 +147,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/operator/clients", post(operator::create_client))
         .route("/v1/operator/clients/{id}/suspend", post(operator::suspend_client))
         .route("/v1/operator/clients/{id}/reinstate", post(operator::reinstate_client))
+        .route("/v1/operator/clients/{id}/rotate-key", post(operator::rotate_key))
+        .route("/v1/operator/clients/{id}/filings", post(operator::approve_filing))
+        .route("/v1/operator/clients/{id}/filings/{filing_id}", put(operator::change_filing))
+        .route(
+            "/v1/operator/clients/{id}/filings/{filing_id}/revoke",
+            post(operator::revoke_filing),
+        )
+        .route("/v1/scrub", post(compliance::scrub))
+        .route("/v1/records", get(compliance::records))
+        .route("/v1/consents", get(compliance::consents))
+        .route("/v1/reports", get(compliance::reports))
+        .route("/v1/filings", get(compliance::filings))
+        .route("/v1/audit-trail", get(compliance::audit_trail))
         .with_state(state)
 }

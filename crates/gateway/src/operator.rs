@@ -1,7 +1,7 @@
-//! Operator actions over HTTP: register a client (its key sealed on the chain), suspend and
-//! reinstate it. Each becomes an operator transaction signed with the operator key and is
-//! answered once committed. Closed unless the node holds the operator keys and an admin
-//! token is configured.
+//! Operator actions over HTTP: approve an enterprise as a client (its key sealed on the chain),
+//! approve, change and revoke its filings, suspend and reinstate it, rotate its key. Each
+//! becomes an operator transaction signed with the operator key and is answered once
+//! committed. Closed unless the node holds the operator keys and an admin token is configured.
 
 use std::sync::Arc;
 
@@ -12,9 +12,11 @@ use axum::{
 };
 use cunzheng_types::{
     client_key::{generate_client_id, generate_client_key},
-    tx::valid_client_id,
+    compliance::{FiledNumber, Filing},
+    tx::{filing_value, valid_client_id},
     unix_now_ms, Channel, OperatorAction, SealedTx, Transaction,
 };
+use rand::RngCore;
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::json;
 use tracing::info;
@@ -27,10 +29,56 @@ use crate::{
 
 /// `POST /v1/operator/clients` body.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewClient {
     /// Chosen id; a random one when absent.
     pub client_id: Option<String>,
+    /// A filing approved with the client, in the same block.
+    pub filing: Option<FilingRequest>,
+}
+
+/// A filing as the operator submits it: numbers in any order, repeats dropped.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilingRequest {
+    /// Chosen id; a random one when absent.
+    pub filing_id: Option<String>,
     pub channels: Vec<Channel>,
+    pub business_type: String,
+    /// `HH:MM-HH:MM`, Asia/Shanghai time.
+    pub hours: String,
+    pub daily_limit: u32,
+    #[serde(default)]
+    pub numbers: Vec<FiledNumber>,
+}
+
+impl FilingRequest {
+    /// The filing in canonical form, checked.
+    fn into_filing(self, filing_id: Option<String>) -> Result<Filing, ApiError> {
+        let filing_id = filing_id.or(self.filing_id).unwrap_or_else(|| {
+            let mut b = [0u8; 6];
+            rand::rngs::OsRng.fill_bytes(&mut b);
+            format!("F{}", hex::encode_upper(b))
+        });
+        let hours = self.hours.parse().map_err(|e| ApiError::BadParam(format!("hours: {e}")))?;
+        let mut filing = Filing {
+            filing_id,
+            channels: self.channels,
+            business_type: self.business_type,
+            hours,
+            daily_limit: self.daily_limit,
+            numbers: self.numbers,
+        };
+        filing.normalize();
+        filing.validate().map_err(|e| ApiError::BadParam(e.to_string()))?;
+        Ok(filing)
+    }
+}
+
+/// `POST .../revoke` body.
+#[derive(Debug, Deserialize)]
+pub struct Revocation {
+    pub reason: String,
 }
 
 /// `POST .../suspend` body.
@@ -66,15 +114,20 @@ fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadParam(format!("body: {e}")))
 }
 
-/// Submits one operator transaction and waits for its block.
-pub(crate) async fn commit_operator_tx(
+/// Submits operator transactions, in order, and waits for their blocks.
+pub(crate) async fn commit_operator_txs(
     state: &AppState,
     keys: &OperatorKeys,
-    action: OperatorAction,
+    actions: Vec<OperatorAction>,
 ) -> Result<u64, ApiError> {
-    let kind = action.kind();
-    let tx = Transaction::Operator(action.sign(&keys.signing, unix_now_ms()));
-    let receipt = state.chain.submit(vec![Arc::new(SealedTx::new(tx))]).map_err(unavailable)?;
+    let kinds: Vec<&str> = actions.iter().map(|a| a.kind()).collect();
+    let kind = kinds.join(",");
+    let issued_at = unix_now_ms();
+    let txs = actions
+        .into_iter()
+        .map(|a| Arc::new(SealedTx::new(Transaction::Operator(a.sign(&keys.signing, issued_at)))))
+        .collect();
+    let receipt = state.chain.submit(txs).map_err(unavailable)?;
     let timeout = state.config.commit_timeout;
     let height = tokio::time::timeout(timeout, receipt)
         .await
@@ -97,28 +150,101 @@ pub async fn create_client(
     if !valid_client_id(&client_id) {
         return Err(ApiError::BadParam("client_id: expected 1 to 64 of [0-9A-Za-z_-]".into()));
     }
-    let mut channels = req.channels;
-    channels.sort();
-    channels.dedup();
-    if channels.is_empty() {
-        return Err(ApiError::BadParam("channels: expected voice and/or sms".into()));
-    }
+    let filing = req.filing.map(|f| f.into_filing(None)).transpose()?;
     if state.chain.client(&client_id).is_some() {
         return Err(ApiError::BadParam(format!("client_id {client_id} is already registered")));
     }
     let client_key = generate_client_key();
     let (key_nonce, key_ciphertext) = keys.secret.seal(&client_id, &client_key);
-    let action = OperatorAction::RegisterClient {
+    let mut actions = vec![OperatorAction::RegisterClient {
         client_id: client_id.clone(),
-        channels: channels.clone(),
         key_nonce,
         key_ciphertext,
-    };
-    let height = commit_operator_tx(&state, keys, action).await?;
+    }];
+    if let Some(filing) = &filing {
+        actions.push(OperatorAction::ApproveFiling {
+            client_id: client_id.clone(),
+            filing: filing.clone(),
+        });
+    }
+    let height = commit_operator_txs(&state, keys, actions).await?;
     Ok(Answer::success(json!({
         "client_id": client_id,
         "client_key": client_key,
-        "channels": channels,
+        "filing": filing.as_ref().map(filing_value),
+        "block_height": height,
+    })))
+}
+
+/// `POST /v1/operator/clients/{id}/filings`: approves a filing.
+pub async fn approve_filing(
+    State(state): State<Arc<AppState>>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Answer, ApiError> {
+    let keys = operator(&state, &headers)?;
+    let filing = body::<FilingRequest>(&bytes)?.into_filing(None)?;
+    state.chain.client(&client_id).ok_or(ApiError::NotFound)?;
+    let action = OperatorAction::ApproveFiling { client_id, filing: filing.clone() };
+    let height = commit_operator_txs(&state, keys, vec![action]).await?;
+    Ok(Answer::success(json!({ "filing": filing_value(&filing), "block_height": height })))
+}
+
+/// `PUT /v1/operator/clients/{id}/filings/{filing_id}`: replaces an approved filing; records
+/// are judged by the new one from its block on.
+pub async fn change_filing(
+    State(state): State<Arc<AppState>>,
+    Path((client_id, filing_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Answer, ApiError> {
+    let keys = operator(&state, &headers)?;
+    let filing = body::<FilingRequest>(&bytes)?.into_filing(Some(filing_id))?;
+    let client = state.chain.client(&client_id).ok_or(ApiError::NotFound)?;
+    if !client.filings.iter().any(|f| f.filing.filing_id == filing.filing_id) {
+        return Err(ApiError::NotFound);
+    }
+    let action = OperatorAction::ChangeFiling { client_id, filing: filing.clone() };
+    let height = commit_operator_txs(&state, keys, vec![action]).await?;
+    Ok(Answer::success(json!({ "filing": filing_value(&filing), "block_height": height })))
+}
+
+/// `POST /v1/operator/clients/{id}/filings/{filing_id}/revoke`.
+pub async fn revoke_filing(
+    State(state): State<Arc<AppState>>,
+    Path((client_id, filing_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Answer, ApiError> {
+    let keys = operator(&state, &headers)?;
+    let req: Revocation = body(&bytes)?;
+    let client = state.chain.client(&client_id).ok_or(ApiError::NotFound)?;
+    if !client.filings.iter().any(|f| f.filing.filing_id == filing_id) {
+        return Err(ApiError::NotFound);
+    }
+    let action = OperatorAction::RevokeFiling { client_id, filing_id, reason: req.reason };
+    let height = commit_operator_txs(&state, keys, vec![action]).await?;
+    Ok(Answer::success(json!({ "block_height": height })))
+}
+
+/// `POST /v1/operator/clients/{id}/rotate-key`: seals a new key on the chain and shows it
+/// once; the old key stops working when the block commits.
+pub async fn rotate_key(
+    State(state): State<Arc<AppState>>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Answer, ApiError> {
+    let keys = operator(&state, &headers)?;
+    state.chain.client(&client_id).ok_or(ApiError::NotFound)?;
+    let client_key = generate_client_key();
+    let (key_nonce, key_ciphertext) = keys.secret.seal(&client_id, &client_key);
+    let action =
+        OperatorAction::RotateKey { client_id: client_id.clone(), key_nonce, key_ciphertext };
+    let height = commit_operator_txs(&state, keys, vec![action]).await?;
+    Ok(Answer::success(json!({
+        "client_id": client_id,
+        "client_key": client_key,
         "block_height": height,
     })))
 }
@@ -132,12 +258,8 @@ pub async fn suspend_client(
     let keys = operator(&state, &headers)?;
     let req: Suspension = body(&bytes)?;
     state.chain.client(&client_id).ok_or(ApiError::NotFound)?;
-    let height = commit_operator_tx(
-        &state,
-        keys,
-        OperatorAction::SuspendClient { client_id, reason: req.reason },
-    )
-    .await?;
+    let action = OperatorAction::SuspendClient { client_id, reason: req.reason };
+    let height = commit_operator_txs(&state, keys, vec![action]).await?;
     Ok(Answer::success(json!({ "block_height": height })))
 }
 
@@ -148,7 +270,7 @@ pub async fn reinstate_client(
 ) -> Result<Answer, ApiError> {
     let keys = operator(&state, &headers)?;
     state.chain.client(&client_id).ok_or(ApiError::NotFound)?;
-    let height =
-        commit_operator_tx(&state, keys, OperatorAction::ReinstateClient { client_id }).await?;
+    let action = OperatorAction::ReinstateClient { client_id };
+    let height = commit_operator_txs(&state, keys, vec![action]).await?;
     Ok(Answer::success(json!({ "block_height": height })))
 }

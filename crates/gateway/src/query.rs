@@ -38,6 +38,7 @@ pub async fn tx(
         "position": entry.index,
         "block_hash": header.hash(),
         "block_time": header.time,
+        "flags": cunzheng_types::compliance::Flags(entry.flags).names(),
     })))
 }
 
@@ -183,7 +184,10 @@ enum Caller<'a> {
 
 /// The client id of a call authenticated by `X-Client-Id`, `X-Timestamp` and
 /// `X-Client-Token` (the documented token formula).
-fn client_headers<'a>(state: &AppState, headers: &'a HeaderMap) -> Result<&'a str, ApiError> {
+pub(crate) fn client_headers<'a>(
+    state: &AppState,
+    headers: &'a HeaderMap,
+) -> Result<&'a str, ApiError> {
     let client_id = header_str(headers, "x-client-id")?;
     let timestamp = header_str(headers, "x-timestamp")?
         .parse::<u64>()

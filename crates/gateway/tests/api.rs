@@ -2,183 +2,21 @@
 //! Malachite consensus: every row of the code table, the original document's quirks, and the
 //! chain reads.
 
-use std::{sync::Arc, time::Duration};
+mod common;
 
 use axum::{
     body::Body,
     http::{Request, StatusCode},
-    Router,
 };
-use cunzheng_builder::{Chain, ChainConfig};
-use cunzheng_consensus::{Consensus, EngineSettings};
-use cunzheng_gateway::{router, AppState, GatewayConfig, OperatorKeys};
-use cunzheng_store::ChainStore;
+use std::time::Duration;
+
+use common::*;
 use cunzheng_types::{
-    client_key::{client_token, OperatorSecret},
-    unix_now, Channel, Genesis, Hash, OperatorAction, SealedTx, Transaction, Validator,
+    client_key::client_token, unix_now, Channel, Genesis, Hash, OperatorAction, Transaction,
 };
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-
-const PHONE: &str = "c6aaa43716949506d38cf6a1baa2f576";
-const KEY: &str = "k3y-of-client";
-const ADMIN: &str = "admin-token";
-
-struct Node {
-    _dir: tempfile::TempDir,
-    app: Router,
-    chain: Arc<Chain>,
-    operator: OperatorKeys,
-    consensus: Option<Consensus>,
-}
-
-struct Setup {
-    chain: ChainConfig,
-    gateway: GatewayConfig,
-    producer: bool,
-}
-
-impl Default for Setup {
-    fn default() -> Self {
-        Setup {
-            chain: ChainConfig {
-                block_interval: Duration::from_millis(5),
-                ..ChainConfig::default()
-            },
-            gateway: GatewayConfig { admin_token: Some(ADMIN.into()), ..GatewayConfig::default() },
-            producer: true,
-        }
-    }
-}
-
-impl Node {
-    async fn start(setup: Setup) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let validator = SigningKey::from_bytes(&[1; 32]);
-        let operator = OperatorKeys {
-            signing: SigningKey::from_bytes(&[2; 32]),
-            secret: OperatorSecret([3; 32]),
-        };
-        let genesis = Genesis {
-            chain_id: "gateway-test".into(),
-            genesis_time: 0,
-            validators: vec![Validator {
-                name: "v".into(),
-                public_key: validator.verifying_key().into(),
-                power: 1,
-            }],
-            operator_key: operator.signing.verifying_key().into(),
-        };
-        let chain = Arc::new(
-            Chain::open(ChainStore::open(&dir.path().join("chain")).unwrap(), genesis, setup.chain)
-                .unwrap(),
-        );
-
-        // Clients are registered on a running consensus, whatever the test then needs.
-        let node =
-            Node { _dir: dir, app: Router::new(), chain: chain.clone(), operator, consensus: None };
-        let mut node = Node { consensus: Some(node.start_consensus().await), ..node };
-        node.register("c1", vec![Channel::Voice, Channel::Sms]).await;
-        node.register("c2", vec![Channel::Voice, Channel::Sms]).await;
-        node.register("sms-only", vec![Channel::Sms]).await;
-        if !setup.producer {
-            node.consensus.take().unwrap().stop().await;
-        }
-        let state = AppState::new(chain, setup.gateway, Some(node.operator.clone()));
-        Node { app: router(state), ..node }
-    }
-
-    /// The member decides blocks again after a stop; its write-ahead log is in the data dir.
-    async fn start_consensus(&self) -> Consensus {
-        let key = SigningKey::from_bytes(&[1; 32]);
-        let settings = EngineSettings {
-            idle_block_interval: Duration::from_millis(50),
-            ..EngineSettings::solo(self._dir.path().join("wal"))
-        };
-        Consensus::start(self.chain.clone(), &key, Some(key.clone()), settings).await.unwrap()
-    }
-
-    async fn operator_tx(&self, action: OperatorAction) {
-        let tx = Transaction::Operator(
-            action.sign(&self.operator.signing, cunzheng_types::unix_now_ms()),
-        );
-        let receipt = self.chain.submit(vec![Arc::new(SealedTx::new(tx))]).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), receipt).await.unwrap().unwrap().unwrap();
-    }
-
-    async fn register(&self, id: &str, channels: Vec<Channel>) {
-        let (key_nonce, key_ciphertext) = self.operator.secret.seal(id, KEY);
-        self.operator_tx(OperatorAction::RegisterClient {
-            client_id: id.into(),
-            channels,
-            key_nonce,
-            key_ciphertext,
-        })
-        .await;
-    }
-
-    async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, body)
-    }
-
-    async fn post_raw(&self, path: &str, body: impl Into<Body>) -> Value {
-        let req = Request::post(path)
-            .header("content-type", "application/json")
-            .body(body.into())
-            .unwrap();
-        let (status, body) = self.send(req).await;
-        assert_eq!(status, StatusCode::OK, "deposit endpoints answer 200: {body}");
-        body
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        self.post_raw(path, body.to_string()).await
-    }
-
-    async fn get(&self, path: &str, headers: &[(&str, String)]) -> (StatusCode, Value) {
-        let mut req = Request::get(path);
-        for (k, v) in headers {
-            req = req.header(*k, v);
-        }
-        self.send(req.body(Body::empty()).unwrap()).await
-    }
-
-    fn log_size(&self) -> u64 {
-        self.chain.head().frontier.size
-    }
-}
-
-fn envelope(client: &str, list: Value) -> Value {
-    let ts = unix_now();
-    json!({"timestamp": ts, "client_id": client, "client_token": client_token(client, KEY, ts), "param": {"list": list}})
-}
-
-fn consent(n: u64) -> Value {
-    json!({"phone": PHONE, "deposit_hash": format!("dep{n}"), "sign_time": 1_604_339_389 + n})
-}
-
-fn consents(n: u64) -> Value {
-    Value::Array((0..n).map(consent).collect())
-}
-
-fn code(v: &Value) -> u64 {
-    v["code"].as_u64().unwrap_or_else(|| panic!("no code in {v}"))
-}
-
-fn auth_headers(client: &str) -> Vec<(&'static str, String)> {
-    let ts = unix_now();
-    vec![
-        ("x-client-id", client.to_owned()),
-        ("x-timestamp", ts.to_string()),
-        ("x-client-token", client_token(client, KEY, ts)),
-    ]
-}
 
 #[tokio::test]
 async fn code_0_every_endpoint_answers_after_commit() {
@@ -509,6 +347,13 @@ async fn status_metrics_and_openapi_are_served() {
         "/v1/status",
         "/metrics",
         "/v1/operator/clients",
+        "/v1/operator/clients/{id}/filings",
+        "/v1/scrub",
+        "/v1/records",
+        "/v1/consents",
+        "/v1/reports",
+        "/v1/filings",
+        "/v1/audit-trail",
         "/v1/proofs/{id}",
         "/v1/genesis",
         "/v1/consistency",
@@ -530,8 +375,10 @@ async fn the_operator_registers_a_client_whose_credentials_work() {
         if let Some(a) = auth {
             req = req.header("authorization", format!("Bearer {a}"));
         }
-        req.body(Body::from(json!({"client_id": "newco", "channels": ["voice"]}).to_string()))
-            .unwrap()
+        let filing = json!({"channels": ["voice"], "business_type": "营销", "hours": "09:00-20:00",
+            "daily_limit": 3, "numbers": [{"comm_type": "voice", "number_type": "mobile",
+            "number": "13800000000", "carrier": "中国移动"}]});
+        req.body(Body::from(json!({"client_id": "newco", "filing": filing}).to_string())).unwrap()
     };
     let (status, answer) = node.send(create(Some("wrong"))).await;
     assert_eq!((status, code(&answer)), (StatusCode::FORBIDDEN, 10011));
@@ -566,8 +413,12 @@ async fn operator_bodies_are_checked_after_the_token_and_answered_in_json() {
     let (status, answer) = node.send(post(ADMIN, "not json")).await;
     assert_eq!((status, code(&answer)), (StatusCode::BAD_REQUEST, 10003), "{answer}");
     assert!(answer["msg"].as_str().unwrap().starts_with("body:"), "{answer}");
-    let (_, answer) = node.send(post(ADMIN, r#"{"channels": ["fax"]}"#)).await;
+    let fax = r#"{"filing": {"channels": ["fax"], "business_type": "x", "hours": "09:00-20:00", "daily_limit": 1}}"#;
+    let (_, answer) = node.send(post(ADMIN, fax)).await;
     assert_eq!(code(&answer), 10003, "{answer}");
+    let late = r#"{"filing": {"channels": ["sms"], "business_type": "x", "hours": "9-20", "daily_limit": 1}}"#;
+    let (_, answer) = node.send(post(ADMIN, late)).await;
+    assert!(answer["msg"].as_str().unwrap().starts_with("hours:"), "{answer}");
 }
 
 fn voice_consent_id(client: &str, n: u64) -> String {

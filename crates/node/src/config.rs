@@ -34,6 +34,8 @@
 //! operator_key = "operator.key"        # operator nodes only
 //! operator_secret = "operator.secret"  # operator nodes only
 //! admin_token = "admin.token"          # opens the operator endpoints
+//! reader_tokens = "readers.tokens"     # `<name> <token>` lines: members' staff who read any
+//!                                      # client's records, audited by name
 //! demo_credentials = "demo.json"       # operator nodes: register this client if missing
 //! ```
 
@@ -125,6 +127,7 @@ pub struct KeysConfig {
     pub operator_key: Option<PathBuf>,
     pub operator_secret: Option<PathBuf>,
     pub admin_token: Option<PathBuf>,
+    pub reader_tokens: Option<PathBuf>,
     pub demo_credentials: Option<PathBuf>,
 }
 
@@ -168,6 +171,7 @@ impl Default for KeysConfig {
             operator_key: None,
             operator_secret: None,
             admin_token: None,
+            reader_tokens: None,
             demo_credentials: None,
         }
     }
@@ -181,6 +185,7 @@ impl KeysConfig {
             operator_key: Some("operator.key".into()),
             operator_secret: Some("operator.secret".into()),
             admin_token: Some("admin.token".into()),
+            reader_tokens: Some("readers.tokens".into()),
             ..KeysConfig::default()
         }
     }
@@ -287,7 +292,11 @@ impl Config {
         Ok(Some((addr(listen)?, c.gossip_peers.iter().map(addr).collect::<anyhow::Result<_>>()?)))
     }
 
-    pub fn gateway_config(&self, admin_token: Option<String>) -> GatewayConfig {
+    pub fn gateway_config(
+        &self,
+        admin_token: Option<String>,
+        readers: Vec<(String, String)>,
+    ) -> GatewayConfig {
         GatewayConfig {
             body_limit: self.http.body_limit,
             time_window_secs: self.http.time_window_secs,
@@ -296,6 +305,7 @@ impl Config {
             rate_burst: self.http.rate_burst,
             admin_token,
             role: if self.keys.validator_key.is_some() { "member" } else { "full node" },
+            readers,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The development node: keys, a one-validator genesis and a demo client, created on first
-//! start in the data directory and reused afterwards.
+//! The development node: keys, a one-validator genesis and a demo client with an approved
+//! voice and SMS filing, created on first start in the data directory and reused afterwards.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -8,6 +8,7 @@ use cunzheng_builder::Chain;
 use cunzheng_gateway::OperatorKeys;
 use cunzheng_types::{
     client_key::{generate_client_key, OperatorSecret},
+    compliance::{FiledNumber, Filing},
     unix_now_ms, Channel, Genesis, OperatorAction, SealedTx, Transaction, Validator,
 };
 use ed25519_dalek::SigningKey;
@@ -48,6 +49,14 @@ pub fn prepare(config: &Config) -> anyhow::Result<()> {
     write_secret(&config.path(op_key), &hex::encode(operator.to_bytes()))?;
     write_secret(&config.path(op_secret), &hex::encode(OperatorSecret::generate().0))?;
     write_secret(&config.path(admin_path), &hex::encode(admin))?;
+    if let Some(readers) = &config.keys.reader_tokens {
+        OsRng.fill_bytes(&mut admin);
+        let line = format!(
+            "# <name> <token>: members' staff who read any client's records\nregulator {}\n",
+            hex::encode(admin)
+        );
+        write_secret(&config.path(readers), &line)?;
+    }
 
     let genesis = Genesis {
         chain_id: "cunzheng-dev".into(),
@@ -65,8 +74,32 @@ pub fn prepare(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Registers `client_id` on voice and SMS with `client_key` unless the chain has it. Another
-/// operator node registering it first is as good.
+/// The demo client's filing: voice from one fixed number and SMS from one 106 number, 09:00 to
+/// 20:00 Beijing time, three calls or messages per phone per day.
+pub fn demo_filing() -> Filing {
+    let number = |comm_type, number_type: &str, number: &str, carrier: &str| FiledNumber {
+        comm_type,
+        number_type: number_type.into(),
+        number: number.into(),
+        carrier: carrier.into(),
+    };
+    let mut filing = Filing {
+        filing_id: "DEMO-1".into(),
+        channels: vec![Channel::Voice, Channel::Sms],
+        business_type: "营销".into(),
+        hours: "09:00-20:00".parse().expect("a valid window"),
+        daily_limit: 3,
+        numbers: vec![
+            number(Channel::Voice, "fixed", "075538833883", "中国电信"),
+            number(Channel::Sms, "106", "106909570626", "中国移动"),
+        ],
+    };
+    filing.normalize();
+    filing
+}
+
+/// Registers `client_id` with `client_key` and the demo filing unless the chain has it.
+/// Another operator node registering it first is as good.
 pub async fn ensure_client(
     chain: &Arc<Chain>,
     operator: &OperatorKeys,
@@ -78,14 +111,17 @@ pub async fn ensure_client(
         return Ok(());
     }
     let (key_nonce, key_ciphertext) = operator.secret.seal(client_id, client_key);
-    let action = OperatorAction::RegisterClient {
-        client_id: client_id.into(),
-        channels: vec![Channel::Voice, Channel::Sms],
-        key_nonce,
-        key_ciphertext,
-    };
-    let tx = Transaction::Operator(action.sign(&operator.signing, unix_now_ms()));
-    let receipt = chain.submit(vec![Arc::new(SealedTx::new(tx))])?;
+    let register =
+        OperatorAction::RegisterClient { client_id: client_id.into(), key_nonce, key_ciphertext };
+    let file = OperatorAction::ApproveFiling { client_id: client_id.into(), filing: demo_filing() };
+    let issued_at = unix_now_ms();
+    let txs = [register, file]
+        .into_iter()
+        .map(|a| {
+            Arc::new(SealedTx::new(Transaction::Operator(a.sign(&operator.signing, issued_at))))
+        })
+        .collect();
+    let receipt = chain.submit(txs)?;
     let committed = tokio::time::timeout(wait, receipt)
         .await
         .with_context(|| format!("the registration of {client_id} was not committed"))??;

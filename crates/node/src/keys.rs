@@ -73,3 +73,33 @@ pub fn read_admin_token(config: &Config) -> anyhow::Result<Option<String>> {
     let token = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     Ok(Some(token.trim().to_owned()).filter(|t| !t.is_empty()))
 }
+
+/// The reader tokens file: one `<name> <token>` per line; `#` starts a comment. Each name is
+/// a member's staff who may read any client's records; their reads are audited by name.
+pub fn read_reader_tokens(config: &Config) -> anyhow::Result<Vec<(String, String)>> {
+    let Some(path) = &config.keys.reader_tokens else { return Ok(Vec::new()) };
+    let path = config.path(path);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut readers = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut parts = line.split_whitespace();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(name), Some(token), None) if token.len() >= 16 => {
+                readers.push((name.to_owned(), token.to_owned()));
+            }
+            _ => anyhow::bail!(
+                "{} line {}: expected `<name> <token>`, a token of 16 characters or more",
+                path.display(),
+                n + 1
+            ),
+        }
+    }
+    Ok(readers)
+}

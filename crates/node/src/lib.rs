@@ -59,6 +59,7 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
     };
     let operator = keys::read_operator(&config)?;
     let admin_token = keys::read_admin_token(&config)?;
+    let readers = keys::read_reader_tokens(&config)?;
 
     let store = ChainStore::open(&config.data_dir.join("chain"))
         .with_context(|| format!("opening the chain store in {}", config.data_dir.display()))?;
@@ -95,7 +96,8 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
         .await
         .with_context(|| format!("binding {}", config.http.addr))?;
     let addr: SocketAddr = listener.local_addr()?;
-    let state = AppState::new(chain.clone(), config.gateway_config(admin_token), operator.clone());
+    let state =
+        AppState::new(chain.clone(), config.gateway_config(admin_token, readers), operator.clone());
     if let Some(gossip) = &gossip {
         state.set_members_connected(members_connected(chain.genesis(), gossip.connected()));
     }

@@ -48,15 +48,22 @@ pub fn kind_code(record: &Record) -> u8 {
     }
 }
 
-/// For a consent or withdrawal code: its channel and whether it grants.
-pub fn consent_kind(code: u8) -> Option<(Channel, bool)> {
-    match code {
-        1 => Some((Channel::Voice, true)),
-        3 => Some((Channel::Voice, false)),
-        4 => Some((Channel::Sms, true)),
-        6 => Some((Channel::Sms, false)),
-        _ => None,
-    }
+/// The kind named by a code of [`kind_code`].
+pub fn kind_name(code: u8) -> Option<&'static str> {
+    Some(match code {
+        1 => "voice.consent",
+        2 => "voice.call",
+        3 => "voice.withdraw",
+        4 => "sms.consent",
+        5 => "sms.message",
+        6 => "sms.withdraw",
+        _ => return None,
+    })
+}
+
+/// The code of a record kind's name.
+pub fn kind_code_of(kind: &str) -> Option<u8> {
+    (1..=6).find(|c| kind_name(*c) == Some(kind))
 }
 
 pub fn deposit(deposit_hash: &str, id: &Hash) -> Vec<u8> {

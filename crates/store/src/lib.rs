@@ -8,18 +8,18 @@
 //! | `block_txs` | height (u64 BE) | transaction ids in order, 32 bytes each |
 //! | `certs` | height (u64 BE) | commit certificate (JSON) |
 //! | `txs` | tx id | height, position and canonical bytes |
-//! | `idx_client_time` | client id, 0, time (u64 BE), tx id | empty |
-//! | `idx_phone` | phone (16 bytes), client id, 0, time (u64 BE), tx id | record kind (1 byte) |
+//! | `idx_client_time` | client id, 0, time (u64 BE), tx id | record kind, flags (1 byte each) |
+//! | `idx_phone` | phone (16 bytes), client id, 0, time (u64 BE), tx id | record kind, flags |
 //! | `idx_deposit` | deposit hash, 0, tx id | empty |
-//! | `clients` | client id | channels, sealed key, status |
+//! | `clients` | client id | sealed key, status, filings |
 //! | `undecided` | height (u64 BE), header hash | a proposed block not yet decided (consensus) |
 //! | `log_tiles` | tile level (1 byte), index (u64 BE) | up to 256 hashes of the Merkle log ([`log`]) |
 //! | `block_tree` | height (u64 BE) | roots of the block's whole 256-leaf subtrees, 32 bytes each |
 //!
-//! The phone index doubles as the consent history: a subscriber's grants and withdrawals with
-//! one client are the entries under `phone, client id` whose kind is a consent or a
-//! withdrawal, in time order. A consent, call or SMS record thus costs four keys (`txs`,
-//! `idx_client_time`, `idx_phone`, `idx_deposit`), a withdrawal three (it has no deposit hash).
+//! The compliance state (consent histories, daily counts, flag indexes, report counters) is
+//! described in [`compliance`]. A consent costs five keys (`txs`, `idx_client_time`,
+//! `idx_phone`, `idx_deposit`, `consent`), a withdrawal four (it has no deposit hash), a call
+//! or SMS four, plus one per flag it carries and its phone's daily count.
 //!
 //! A decided block is written in one atomic, synced write batch together with the new head,
 //! so reopening after a crash at any point yields the last whole block and nothing of a
@@ -27,13 +27,17 @@
 
 mod bench;
 mod block_tree;
+pub mod compliance;
 mod keys;
 pub mod log;
 
 use std::{path::Path, sync::Arc};
 
 pub use bench::raw_batch_write;
+pub use compliance::{consent_key, daily_key, Found, Page, RecordQuery, ReportCounts};
+use compliance::{CF_AUDIT, CF_CONSENT, CF_DAILY, CF_FLAG, CF_REPORTS};
 use cunzheng_types::{
+    compliance::{Filing, Flags},
     merkle::{self, Frontier},
     Block, BlockHeader, Certificate, Channel, Genesis, Hash, SealedTx, Transaction,
 };
@@ -57,7 +61,7 @@ const CF_UNDECIDED: &str = "undecided";
 const CF_LOG: &str = "log_tiles";
 const CF_BLOCK_TREE: &str = "block_tree";
 
-const ALL_CFS: [&str; 12] = [
+const ALL_CFS: [&str; 17] = [
     CF_META,
     CF_BLOCKS,
     CF_BLOCK_TXS,
@@ -70,10 +74,19 @@ const ALL_CFS: [&str; 12] = [
     CF_UNDECIDED,
     CF_LOG,
     CF_BLOCK_TREE,
+    CF_CONSENT,
+    CF_DAILY,
+    CF_FLAG,
+    CF_REPORTS,
+    CF_AUDIT,
 ];
 
 const KEY_HEAD: &[u8] = b"head";
 const KEY_GENESIS: &[u8] = b"genesis";
+const KEY_FORMAT: &[u8] = b"format";
+
+/// The layout of the stored values. A database of another layout is refused at open.
+pub const FORMAT: u32 = 2;
 
 /// Errors of the chain store.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +103,9 @@ pub enum StoreError {
     /// A block that does not extend the stored head.
     #[error("block {height} does not extend the head at {head}")]
     NotNext { height: u64, head: u64 },
+    /// The database was written by a version of the node with another layout.
+    #[error("the database has layout {found}, this node reads layout {FORMAT}: replay the chain into a new data directory")]
+    Format { found: u32 },
     /// A proof was asked for a log size or leaf the chain does not have.
     #[error("log of {size} leaves has no leaf {index}")]
     OutsideLog { index: u64, size: u64 },
@@ -117,6 +133,8 @@ pub struct TxEntry {
     pub index: u32,
     /// Canonical (JCS) bytes.
     pub bytes: Vec<u8>,
+    /// The verdict of a call or SMS record ([`Flags`]); 0 for every other transaction.
+    pub flags: u8,
 }
 
 /// A stored block: its header and transaction ids.
@@ -129,21 +147,29 @@ pub struct StoredBlock {
 /// A registered client as the chain knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientEntry {
-    pub channels: Vec<Channel>,
     pub key_nonce: [u8; 12],
     pub key_ciphertext: Vec<u8>,
     /// Why the client is suspended, if it is.
     pub suspended: Option<String>,
     /// The block that registered it.
     pub registered_at: u64,
+    /// Its approved filings; no two cover the same channel.
+    pub filings: Vec<FilingEntry>,
 }
 
-/// One entry of a subscriber's consent history.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsentEvent {
-    pub time: u64,
-    pub granted: bool,
-    pub tx_id: Hash,
+/// An approved filing and the blocks that approved and last changed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilingEntry {
+    pub filing: Filing,
+    pub approved_at: u64,
+    pub changed_at: u64,
+}
+
+impl ClientEntry {
+    /// The approved filing that covers `channel`.
+    pub fn filing(&self, channel: Channel) -> Option<&Filing> {
+        self.filings.iter().map(|f| &f.filing).find(|f| f.covers(channel))
+    }
 }
 
 /// Everything one decided block changes.
@@ -155,6 +181,8 @@ pub struct Commit<'a> {
     pub frontier: &'a Frontier,
     /// Clients registered or changed by this block's operator transactions.
     pub clients: &'a [(String, ClientEntry)],
+    /// The verdict of each transaction, in block order; empty when none is flagged.
+    pub flags: &'a [Flags],
 }
 
 /// The node's chain database.
@@ -201,8 +229,27 @@ impl ChainStore {
         let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
         let db = DB::open_cf_descriptors(&db_options(), path, cfs)?;
         let store = ChainStore { db: Arc::new(db) };
+        store.check_format()?;
         store.ensure_log()?;
         Ok(store)
+    }
+
+    /// Marks a new database with [`FORMAT`]; refuses one written with another layout.
+    fn check_format(&self) -> Result<()> {
+        let found = match self.db.get_pinned_cf(self.cf(CF_META), KEY_FORMAT)? {
+            Some(b) => u32::from_be_bytes(
+                b.as_ref().try_into().map_err(|_| corrupt("format", "not 4 bytes"))?,
+            ),
+            None if self.db.get_pinned_cf(self.cf(CF_META), KEY_GENESIS)?.is_some() => 1,
+            None => {
+                self.db.put_cf(self.cf(CF_META), KEY_FORMAT, FORMAT.to_be_bytes())?;
+                FORMAT
+            }
+        };
+        if found != FORMAT {
+            return Err(StoreError::Format { found });
+        }
+        Ok(())
     }
 
     /// Opens the database at `path` for reading only, as an auditor replays a stopped node's
@@ -212,7 +259,12 @@ impl ChainStore {
         let mut options = db_options();
         options.create_if_missing(false);
         let db = DB::open_cf_descriptors_read_only(&options, path, cfs, false)?;
-        Ok(ChainStore { db: Arc::new(db) })
+        let store = ChainStore { db: Arc::new(db) };
+        let format = store.db.get_cf(store.cf(CF_META), KEY_FORMAT)?;
+        match format {
+            Some(b) if b == FORMAT.to_be_bytes() => Ok(store),
+            Some(_) | None => Err(StoreError::Format { found: 1 }),
+        }
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -259,8 +311,16 @@ impl ChainStore {
             return Err(StoreError::NotNext { height: header.height, head: head_height });
         }
 
+        let n = c.block.txs.len();
+        if !c.flags.is_empty() && c.flags.len() != n {
+            return Err(corrupt(
+                "commit",
+                format!("{} verdicts for {n} transactions", c.flags.len()),
+            ));
+        }
         let mut batch = WriteBatch::default();
         self.put_block(&mut batch, c);
+        self.put_compliance(&mut batch, c.block, c.flags)?;
         let before = header.log_size.checked_sub(header.tx_count).ok_or_else(|| {
             corrupt("block header", format!("log_size {} below tx_count", header.log_size))
         })?;
@@ -298,10 +358,15 @@ impl ChainStore {
         let mut cfs = Sorted::default();
         for (index, tx) in c.block.txs.iter().enumerate() {
             ids.extend_from_slice(tx.id().as_bytes());
-            let entry =
-                TxEntry { height: header.height, index: index as u32, bytes: tx.bytes().to_vec() };
+            let flags = c.flags.get(index).copied().unwrap_or_default();
+            let entry = TxEntry {
+                height: header.height,
+                index: index as u32,
+                bytes: tx.bytes().to_vec(),
+                flags: flags.0,
+            };
             cfs.txs.push((tx.id().0.to_vec(), postcard::to_allocvec(&entry).expect("tx")));
-            Self::index(&mut cfs, tx.id(), tx.tx());
+            Self::index(&mut cfs, tx.id(), tx.tx(), flags);
         }
         for (name, mut entries) in [
             (CF_TXS, cfs.txs),
@@ -398,14 +463,14 @@ impl ChainStore {
         Ok(())
     }
 
-    fn index(cfs: &mut Sorted, id: Hash, tx: &Transaction) {
+    fn index(cfs: &mut Sorted, id: Hash, tx: &Transaction, flags: Flags) {
         let Transaction::Record(r) = tx else { return };
         let record = &r.record;
         let phone = keys::phone_bytes(record.phone());
         let time = record.time();
-        cfs.client_time.push((keys::client_time(&r.client_id, time, &id), Vec::new()));
-        cfs.phone
-            .push((keys::phone(&phone, &r.client_id, time, &id), vec![keys::kind_code(record)]));
+        let value = vec![keys::kind_code(record), flags.0];
+        cfs.client_time.push((keys::client_time(&r.client_id, time, &id), value.clone()));
+        cfs.phone.push((keys::phone(&phone, &r.client_id, time, &id), value));
         if let Some(deposit) = record.deposit_hash() {
             cfs.deposit.push((keys::deposit(deposit, &id), Vec::new()));
         }
@@ -554,87 +619,7 @@ impl ChainStore {
         Ok(out)
     }
 
-    /// A subscriber's consent history with one client on one channel, oldest first.
-    pub fn consent_history(
-        &self,
-        client_id: &str,
-        channel: Channel,
-        phone: &str,
-    ) -> Result<Vec<ConsentEvent>> {
-        let prefix = keys::phone_client_prefix(&keys::phone_bytes(phone), client_id);
-        let mut out = Vec::new();
-        let iter =
-            self.db.iterator_cf(self.cf(CF_PHONE), IteratorMode::From(&prefix, Direction::Forward));
-        for item in iter {
-            let (k, v) = item?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            let (time, tx_id) = keys::split_time_id(&k[prefix.len()..])
-                .ok_or_else(|| corrupt("phone index key", "short"))?;
-            let kind = v.first().copied().unwrap_or_default();
-            if let Some((c, granted)) = keys::consent_kind(kind) {
-                if c == channel {
-                    out.push(ConsentEvent { time, granted, tx_id });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Ids of a client's records with times in `from..=to`, oldest first, at most `limit`.
-    pub fn records_by_client(
-        &self,
-        client_id: &str,
-        from: u64,
-        to: u64,
-        limit: usize,
-    ) -> Result<Vec<Hash>> {
-        let start = keys::client_time(client_id, from, &Hash::ZERO);
-        let prefix_len = client_id.len() + 1;
-        let mut out = Vec::new();
-        let iter = self
-            .db
-            .iterator_cf(self.cf(CF_CLIENT_TIME), IteratorMode::From(&start, Direction::Forward));
-        for item in iter {
-            let (k, _) = item?;
-            if k.len() < prefix_len || k[..prefix_len] != start[..prefix_len] {
-                break;
-            }
-            let (time, id) = keys::split_time_id(&k[prefix_len..])
-                .ok_or_else(|| corrupt("index key", "short"))?;
-            if time > to || out.len() == limit {
-                break;
-            }
-            out.push(id);
-        }
-        Ok(out)
-    }
-
-    /// Ids of the records about one phone hash, any client.
-    pub fn records_by_phone(&self, phone: &str) -> Result<Vec<Hash>> {
-        let prefix = keys::phone_bytes(phone);
-        let mut out = Vec::new();
-        let iter =
-            self.db.iterator_cf(self.cf(CF_PHONE), IteratorMode::From(&prefix, Direction::Forward));
-        for item in iter {
-            let (k, _) = item?;
-            if !k.starts_with(&prefix) || k.len() < prefix.len() + 32 {
-                break;
-            }
-            out.push(Hash(k[k.len() - 32..].try_into().expect("32 bytes")));
-        }
-        Ok(out)
-    }
-
-    /// Ids of the records carrying one deposit hash.
-    pub fn records_by_deposit(&self, deposit_hash: &str) -> Result<Vec<Hash>> {
-        let mut prefix = deposit_hash.as_bytes().to_vec();
-        prefix.push(0);
-        self.ids_under(CF_DEPOSIT, &prefix)
-    }
-
-    fn ids_under(&self, cf: &str, prefix: &[u8]) -> Result<Vec<Hash>> {
+    pub(crate) fn ids_under(&self, cf: &str, prefix: &[u8]) -> Result<Vec<Hash>> {
         let mut out = Vec::new();
         for item in self.db.iterator_cf(self.cf(cf), IteratorMode::From(prefix, Direction::Forward))
         {

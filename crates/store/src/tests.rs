@@ -69,7 +69,26 @@ fn block(
 }
 
 fn commit(store: &ChainStore, b: &(Block, Certificate), f: &merkle::Frontier) -> Result<()> {
-    store.commit(&Commit { block: &b.0, certificate: &b.1, frontier: f, clients: &[] })
+    store.commit(&Commit { block: &b.0, certificate: &b.1, frontier: f, clients: &[], flags: &[] })
+}
+
+fn call(time: u64, deposit: &str) -> Arc<SealedTx> {
+    let record = Record::Call {
+        phone: PHONE.into(),
+        from_num: "075538833883".into(),
+        start_time: time,
+        end_time: time + 30,
+        deposit_hash: deposit.into(),
+    };
+    Arc::new(SealedTx::new(Transaction::Record(RecordTx { client_id: "c1".into(), record })))
+}
+
+fn query() -> RecordQuery {
+    RecordQuery { client_id: "c1".into(), to: u64::MAX, limit: 100, ..RecordQuery::default() }
+}
+
+fn found_ids(page: &Page) -> Vec<Hash> {
+    page.records.iter().map(|r| r.id).collect()
 }
 
 #[test]
@@ -98,18 +117,79 @@ fn a_committed_block_reads_back_with_every_index() {
     let entry = store.tx(&txs[1].id()).unwrap().unwrap();
     assert_eq!((entry.height, entry.index, entry.bytes.as_slice()), (1, 1, txs[1].bytes()));
     assert_eq!(store.contains(&[txs[0].id(), Hash([9; 32])]).unwrap(), vec![true, false]);
-    assert_eq!(store.records_by_deposit("dep1").unwrap(), vec![txs[0].id()]);
-    assert_eq!(store.records_by_phone(PHONE).unwrap().len(), 2);
-    assert_eq!(
-        store.records_by_client("c1", 1_600_000_050, 1_700_000_000, 10).unwrap(),
-        vec![txs[1].id()]
-    );
+    let by_deposit = RecordQuery { deposit_hash: Some("dep1".into()), ..query() };
+    assert_eq!(found_ids(&store.search(&by_deposit).unwrap()), vec![txs[0].id()]);
+    let by_phone = RecordQuery { phone: Some(PHONE.into()), ..query() };
+    assert_eq!(found_ids(&store.search(&by_phone).unwrap()), vec![txs[1].id(), txs[0].id()]);
+    let by_time = RecordQuery { from: 1_600_000_050, to: 1_700_000_000, ..query() };
+    assert_eq!(found_ids(&store.search(&by_time).unwrap()), vec![txs[1].id()]);
     let history = store.consent_history("c1", Channel::Voice, PHONE).unwrap();
     assert_eq!(
-        history.iter().map(|e| (e.time, e.granted)).collect::<Vec<_>>(),
-        vec![(1_600_000_000, true), (1_600_000_100, false)]
+        history.0.iter().map(|e| (e.time, e.granted, e.tx_id)).collect::<Vec<_>>(),
+        vec![(1_600_000_000, true, txs[0].id()), (1_600_000_100, false, txs[1].id())]
     );
-    assert!(store.consent_history("c1", Channel::Sms, PHONE).unwrap().is_empty());
+    assert!(store.consent_history("c1", Channel::Sms, PHONE).unwrap().0.is_empty());
+}
+
+#[test]
+fn verdicts_are_indexed_counted_and_searchable() {
+    use cunzheng_types::compliance::{beijing_day, Flag, Flags};
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let g = genesis(&key);
+    store.init_genesis(&g).unwrap();
+    let t = 1_796_349_600; // 2026-12-04 10:00 in Beijing
+    let txs: Vec<_> = (0..5).map(|i| call(t + i, &format!("d{i}"))).collect();
+    let no_consent = Flags::CLEAN.with(Flag::NoConsent, true);
+    let both = no_consent.with(Flag::OverDailyLimit, true);
+    let flags = [no_consent, Flags::CLEAN, both, Flags::CLEAN, both];
+    let mut f = merkle::Frontier::default();
+    let b = block(&key, g.hash(), 1, &mut f, txs.clone());
+    let commit =
+        Commit { block: &b.0, certificate: &b.1, frontier: &f, clients: &[], flags: &flags };
+    store.commit(&commit).unwrap();
+
+    assert_eq!(store.tx(&txs[2].id()).unwrap().unwrap().flags, both.0);
+    let day = beijing_day(t);
+    let daily = store.daily_counts(&[daily_key("c1", Channel::Voice, PHONE, day)]).unwrap();
+    assert_eq!(daily, vec![5]);
+
+    let over = RecordQuery { flag: Some(Flag::OverDailyLimit), ..query() };
+    assert_eq!(found_ids(&store.search(&over).unwrap()), vec![txs[4].id(), txs[2].id()]);
+    let phone_and_flag =
+        RecordQuery { phone: Some(PHONE.into()), flag: Some(Flag::NoConsent), ..query() };
+    assert_eq!(
+        found_ids(&store.search(&phone_and_flag).unwrap()),
+        vec![txs[4].id(), txs[2].id(), txs[0].id()]
+    );
+    let calls = RecordQuery { kind: Some("voice.call".into()), limit: 2, ..query() };
+    let first = store.search(&calls).unwrap();
+    assert_eq!(found_ids(&first), vec![txs[4].id(), txs[3].id()]);
+    let second = store.search(&RecordQuery { before: first.next, ..calls.clone() }).unwrap();
+    assert_eq!(found_ids(&second), vec![txs[2].id(), txs[1].id()]);
+    let third = store.search(&RecordQuery { before: second.next, ..calls.clone() }).unwrap();
+    assert_eq!(found_ids(&third), vec![txs[0].id()]);
+    assert_eq!(third.next, None);
+    let sms = RecordQuery { kind: Some("sms.message".into()), ..query() };
+    assert!(store.search(&sms).unwrap().records.is_empty());
+
+    let report = store.report_counts("c1", day, day).unwrap();
+    assert_eq!(report.kinds.get("voice.call"), Some(&5));
+    assert_eq!(report.flags.get("no_consent"), Some(&3));
+    assert_eq!(report.flags.get("over_daily_limit"), Some(&2));
+    assert!(store.report_counts("c1", day + 1, day + 40).unwrap().kinds.is_empty());
+}
+
+#[test]
+fn a_database_of_another_layout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = ChainStore::open(dir.path()).unwrap();
+        store.init_genesis(&genesis(&SigningKey::from_bytes(&[1; 32]))).unwrap();
+        store.db.delete_cf(store.cf(CF_META), KEY_FORMAT).unwrap();
+    }
+    assert!(matches!(ChainStore::open(dir.path()), Err(StoreError::Format { found: 1 })));
 }
 
 #[test]
@@ -176,15 +256,21 @@ fn clients_are_written_with_their_block() {
     let mut f = merkle::Frontier::default();
     let b = block(&key, Hash::ZERO, 1, &mut f, vec![]);
     let entry = ClientEntry {
-        channels: vec![Channel::Voice],
         key_nonce: [0; 12],
         key_ciphertext: vec![1, 2, 3],
         suspended: None,
         registered_at: 1,
+        filings: Vec::new(),
     };
     let clients = [("c1".to_owned(), entry.clone())];
     store
-        .commit(&Commit { block: &b.0, certificate: &b.1, frontier: &f, clients: &clients })
+        .commit(&Commit {
+            block: &b.0,
+            certificate: &b.1,
+            frontier: &f,
+            clients: &clients,
+            flags: &[],
+        })
         .unwrap();
     assert_eq!(store.client("c1").unwrap(), Some(entry.clone()));
     assert_eq!(store.clients().unwrap(), vec![("c1".to_owned(), entry)]);

@@ -10,6 +10,7 @@ pub mod block;
 pub mod canonical;
 pub mod checkpoint;
 pub mod client_key;
+pub mod compliance;
 pub mod genesis;
 pub mod hash;
 pub mod merkle;

@@ -203,7 +203,6 @@ mod tests {
         let register = Transaction::Operator(
             OperatorAction::RegisterClient {
                 client_id: "c1".into(),
-                channels: vec![Channel::Voice],
                 key_nonce: [0; 12],
                 key_ciphertext: vec![1, 2, 3],
             }

@@ -7,9 +7,10 @@
 //!
 //! Enterprise records carry `kind` (`voice.consent`, `voice.call`, `voice.withdraw`,
 //! `sms.consent`, `sms.message`, `sms.withdraw`), `client_id` and the record's fields.
-//! Operator transactions (`client.register`, `client.suspend`, `client.reinstate`) carry
-//! `issued_at` (Unix ms) and `signature`: the operator's ed25519 signature, in hex, over the
-//! JCS bytes of the same object without `signature`.
+//! Operator transactions (`client.register`, `client.suspend`, `client.reinstate`,
+//! `client.rotate_key`, `filing.approve`, `filing.change`, `filing.revoke`) carry `issued_at`
+//! (Unix ms) and `signature`: the operator's ed25519 signature, in hex, over the JCS bytes of
+//! the same object without `signature`.
 //!
 //! ```
 //! use cunzheng_types::{Record, RecordTx, Transaction, Channel};
@@ -28,6 +29,7 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     canonical::to_jcs,
+    compliance::{FiledNumber, Filing, Hours},
     hash::Hash,
     merkle::leaf_hash,
     record::{parse_unix_seconds, Channel, Endpoint, Record},
@@ -82,18 +84,22 @@ pub struct OperatorTx {
 /// What the operator does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OperatorAction {
-    /// Registers a client with the channels it may deposit on. `key_nonce` and
-    /// `key_ciphertext` seal the client key under the operator secret (see [`crate::client_key`]).
-    RegisterClient {
-        client_id: String,
-        channels: Vec<Channel>,
-        key_nonce: [u8; 12],
-        key_ciphertext: Vec<u8>,
-    },
+    /// Approves an enterprise as a client. `key_nonce` and `key_ciphertext` seal the client key
+    /// under the operator secret (see [`crate::client_key`]). It deposits nothing until a
+    /// filing is approved.
+    RegisterClient { client_id: String, key_nonce: [u8; 12], key_ciphertext: Vec<u8> },
     /// Stops a client's deposits until it is reinstated.
     SuspendClient { client_id: String, reason: String },
     /// Lifts a suspension.
     ReinstateClient { client_id: String },
+    /// Replaces the client's key with a new sealed one; the old key stops working.
+    RotateKey { client_id: String, key_nonce: [u8; 12], key_ciphertext: Vec<u8> },
+    /// Approves a filing on channels that no filing of the client covers.
+    ApproveFiling { client_id: String, filing: Filing },
+    /// Replaces an approved filing (same `filing_id`) from this transaction on.
+    ChangeFiling { client_id: String, filing: Filing },
+    /// Withdraws an approved filing: its channels take no deposits until another is approved.
+    RevokeFiling { client_id: String, filing_id: String, reason: String },
 }
 
 impl OperatorAction {
@@ -102,6 +108,10 @@ impl OperatorAction {
             OperatorAction::RegisterClient { .. } => "client.register",
             OperatorAction::SuspendClient { .. } => "client.suspend",
             OperatorAction::ReinstateClient { .. } => "client.reinstate",
+            OperatorAction::RotateKey { .. } => "client.rotate_key",
+            OperatorAction::ApproveFiling { .. } => "filing.approve",
+            OperatorAction::ChangeFiling { .. } => "filing.change",
+            OperatorAction::RevokeFiling { .. } => "filing.revoke",
         }
     }
 
@@ -109,7 +119,11 @@ impl OperatorAction {
         match self {
             OperatorAction::RegisterClient { client_id, .. }
             | OperatorAction::SuspendClient { client_id, .. }
-            | OperatorAction::ReinstateClient { client_id } => client_id,
+            | OperatorAction::ReinstateClient { client_id }
+            | OperatorAction::RotateKey { client_id, .. }
+            | OperatorAction::ApproveFiling { client_id, .. }
+            | OperatorAction::ChangeFiling { client_id, .. }
+            | OperatorAction::RevokeFiling { client_id, .. } => client_id,
         }
     }
 
@@ -119,9 +133,8 @@ impl OperatorAction {
         m.insert("client_id".into(), json!(self.client_id()));
         m.insert("issued_at".into(), json!(issued_at));
         match self {
-            OperatorAction::RegisterClient { channels, key_nonce, key_ciphertext, .. } => {
-                let names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
-                m.insert("channels".into(), json!(names));
+            OperatorAction::RegisterClient { key_nonce, key_ciphertext, .. }
+            | OperatorAction::RotateKey { key_nonce, key_ciphertext, .. } => {
                 m.insert("key_nonce".into(), json!(hex::encode(key_nonce)));
                 m.insert("key_ciphertext".into(), json!(hex::encode(key_ciphertext)));
             }
@@ -129,6 +142,16 @@ impl OperatorAction {
                 m.insert("reason".into(), json!(reason));
             }
             OperatorAction::ReinstateClient { .. } => {}
+            OperatorAction::ApproveFiling { filing, .. }
+            | OperatorAction::ChangeFiling { filing, .. } => {
+                if let Value::Object(f) = filing_value(filing) {
+                    m.extend(f);
+                }
+            }
+            OperatorAction::RevokeFiling { filing_id, reason, .. } => {
+                m.insert("filing_id".into(), json!(filing_id));
+                m.insert("reason".into(), json!(reason));
+            }
         }
         m
     }
@@ -153,6 +176,89 @@ impl OperatorTx {
             .verify(&self.signing_bytes(), &Signature::from_bytes(&self.signature))
             .map_err(|_| TxError::BadSignature)
     }
+}
+
+/// A filing as JSON: the fields of a `filing.approve` or `filing.change` transaction and of
+/// every answer that shows a filing.
+pub fn filing_value(f: &Filing) -> Value {
+    let numbers: Vec<Value> = f
+        .numbers
+        .iter()
+        .map(|n| {
+            json!({
+                "comm_type": n.comm_type,
+                "number_type": n.number_type,
+                "number": n.number,
+                "carrier": n.carrier,
+            })
+        })
+        .collect();
+    json!({
+        "filing_id": f.filing_id,
+        "channels": f.channels,
+        "business_type": f.business_type,
+        "hours": f.hours.to_string(),
+        "daily_limit": f.daily_limit,
+        "numbers": numbers,
+    })
+}
+
+/// Reads a filing from the fields of `obj`, as [`filing_value`] writes them, and checks it.
+pub fn filing_from_value(obj: &Map<String, Value>) -> Result<Filing, TxError> {
+    let field = |field: &'static str, reason: &'static str| TxError::Field { field, reason };
+    let channels = channels_field(obj)?;
+    let hours: Hours = str_field(obj, "hours")?
+        .parse()
+        .map_err(|_| field("hours", "expected HH:MM-HH:MM, 00:00 to 24:00"))?;
+    let daily_limit = obj
+        .get("daily_limit")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or(field("daily_limit", "expected a positive integer"))?;
+    let numbers = obj
+        .get("numbers")
+        .and_then(Value::as_array)
+        .ok_or(field("numbers", "expected an array"))?
+        .iter()
+        .map(|n| {
+            let n = n.as_object().ok_or(field("numbers", "expected objects"))?;
+            let comm_type = n
+                .get("comm_type")
+                .and_then(Value::as_str)
+                .and_then(Channel::parse)
+                .ok_or(field("numbers", "comm_type: expected voice or sms"))?;
+            let text = |name: &'static str| {
+                n.get(name)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or(field("numbers", "number, number_type, carrier: expected strings"))
+            };
+            Ok(FiledNumber {
+                comm_type,
+                number_type: text("number_type")?,
+                number: text("number")?,
+                carrier: text("carrier")?,
+            })
+        })
+        .collect::<Result<Vec<_>, TxError>>()?;
+    let filing = Filing {
+        filing_id: str_field(obj, "filing_id")?,
+        channels,
+        business_type: str_field(obj, "business_type")?,
+        hours,
+        daily_limit,
+        numbers,
+    };
+    filing.validate().map_err(|e| TxError::Field { field: e.field, reason: e.reason })?;
+    Ok(filing)
+}
+
+fn channels_field(obj: &Obj) -> Result<Vec<Channel>, TxError> {
+    obj.get("channels")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(|c| c.as_str().and_then(Channel::parse)).collect())
+        .and_then(|c: Option<Vec<Channel>>| c)
+        .ok_or(TxError::Field { field: "channels", reason: "expected voice or sms" })
 }
 
 fn jcs_object(m: Map<String, Value>) -> Vec<u8> {
@@ -351,24 +457,33 @@ fn decode_record(endpoint: Endpoint, obj: &Obj) -> Result<RecordTx, TxError> {
 fn decode_operator(kind: &str, obj: &Obj) -> Result<OperatorTx, TxError> {
     let client_id = str_field(obj, "client_id")?;
     let action = match kind {
-        "client.register" => {
-            let channels = obj
-                .get("channels")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(|c| c.as_str().and_then(Channel::parse)).collect())
-                .and_then(|c: Option<Vec<Channel>>| c)
-                .ok_or(TxError::Field { field: "channels", reason: "expected voice or sms" })?;
+        "client.register" | "client.rotate_key" => {
             let nonce = hex_field(obj, "key_nonce")?;
             let key_nonce = nonce
                 .try_into()
                 .map_err(|_| TxError::Field { field: "key_nonce", reason: "expected 12 bytes" })?;
             let key_ciphertext = hex_field(obj, "key_ciphertext")?;
-            OperatorAction::RegisterClient { client_id, channels, key_nonce, key_ciphertext }
+            if kind == "client.register" {
+                OperatorAction::RegisterClient { client_id, key_nonce, key_ciphertext }
+            } else {
+                OperatorAction::RotateKey { client_id, key_nonce, key_ciphertext }
+            }
         }
         "client.suspend" => {
             OperatorAction::SuspendClient { client_id, reason: str_field(obj, "reason")? }
         }
         "client.reinstate" => OperatorAction::ReinstateClient { client_id },
+        "filing.approve" => {
+            OperatorAction::ApproveFiling { client_id, filing: filing_from_value(obj)? }
+        }
+        "filing.change" => {
+            OperatorAction::ChangeFiling { client_id, filing: filing_from_value(obj)? }
+        }
+        "filing.revoke" => OperatorAction::RevokeFiling {
+            client_id,
+            filing_id: str_field(obj, "filing_id")?,
+            reason: str_field(obj, "reason")?,
+        },
         other => return Err(TxError::UnknownKind(other.to_owned())),
     };
     let issued_at = obj
@@ -444,11 +559,34 @@ mod tests {
             Transaction::Operator(
                 OperatorAction::RegisterClient {
                     client_id: "demo".into(),
-                    channels: vec![Channel::Voice, Channel::Sms],
                     key_nonce: [1; 12],
                     key_ciphertext: vec![9; 48],
                 }
                 .sign(&key, 1_700_000_000_000),
+            ),
+            Transaction::Operator(
+                OperatorAction::RotateKey {
+                    client_id: "demo".into(),
+                    key_nonce: [2; 12],
+                    key_ciphertext: vec![8; 48],
+                }
+                .sign(&key, 3),
+            ),
+            Transaction::Operator(
+                OperatorAction::ApproveFiling { client_id: "demo".into(), filing: filing() }
+                    .sign(&key, 4),
+            ),
+            Transaction::Operator(
+                OperatorAction::ChangeFiling { client_id: "demo".into(), filing: filing() }
+                    .sign(&key, 5),
+            ),
+            Transaction::Operator(
+                OperatorAction::RevokeFiling {
+                    client_id: "demo".into(),
+                    filing_id: "F-1".into(),
+                    reason: "到期".into(),
+                }
+                .sign(&key, 6),
             ),
             Transaction::Operator(
                 OperatorAction::SuspendClient { client_id: "demo".into(), reason: "审核".into() }
@@ -463,6 +601,63 @@ mod tests {
             assert_eq!(bytes, to_jcs(&tx.to_value()).unwrap());
             assert_eq!(Transaction::from_canonical(&bytes).unwrap(), tx);
         }
+    }
+
+    fn filing() -> Filing {
+        Filing {
+            filing_id: "F-1".into(),
+            channels: vec![Channel::Voice, Channel::Sms],
+            business_type: "营销".into(),
+            hours: "09:00-20:00".parse().unwrap(),
+            daily_limit: 3,
+            numbers: vec![
+                FiledNumber {
+                    comm_type: Channel::Voice,
+                    number_type: "fixed".into(),
+                    number: "075538833883".into(),
+                    carrier: "中国电信".into(),
+                },
+                FiledNumber {
+                    comm_type: Channel::Sms,
+                    number_type: "106".into(),
+                    number: "1069000".into(),
+                    carrier: "中国移动".into(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn filing_bytes_are_pinned() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let tx = Transaction::Operator(
+            OperatorAction::ApproveFiling { client_id: "demo".into(), filing: filing() }
+                .sign(&key, 1),
+        );
+        let bytes = String::from_utf8(tx.canonical_bytes()).unwrap();
+        let unsigned = bytes.split(r#","signature""#).next().unwrap();
+        assert_eq!(
+            unsigned,
+            r#"{"business_type":"营销","channels":["voice","sms"],"client_id":"demo","daily_limit":3,"filing_id":"F-1","hours":"09:00-20:00","issued_at":1,"kind":"filing.approve","numbers":[{"carrier":"中国电信","comm_type":"voice","number":"075538833883","number_type":"fixed"},{"carrier":"中国移动","comm_type":"sms","number":"1069000","number_type":"106"}]"#
+        );
+    }
+
+    #[test]
+    fn a_filing_out_of_canonical_order_is_refused() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let mut f = filing();
+        f.numbers.reverse();
+        let tx = Transaction::Operator(
+            OperatorAction::ApproveFiling { client_id: "demo".into(), filing: f }.sign(&key, 1),
+        );
+        let err = Transaction::from_canonical(&tx.canonical_bytes()).unwrap_err();
+        assert_eq!(
+            err,
+            TxError::Field {
+                field: "numbers",
+                reason: "expected sorted by comm_type then number, no repeats"
+            }
+        );
     }
 
     #[test]

@@ -1,0 +1,430 @@
+//! Compliance state kept beside the chain: consent histories, per-day counts, flag indexes and
+//! report counters, all derived from a block's transactions and their verdicts and written in
+//! the block's batch; plus the record search and the member read trail.
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `consent` | client id, 0, channel (1), phone (16) | the grants and withdrawals, 41 bytes each |
+//! | `daily` | client id, 0, channel (1), phone (16), Beijing day (u32 BE) | records that day (u32 BE) |
+//! | `idx_flag` | client id, 0, flag (1), time (u64 BE), tx id | record kind (1 byte) |
+//! | `reports` | client id, 0, Beijing day (u32 BE), counter (1) | count (u64 BE) |
+//! | `audit_trail` | Unix ms (u64 BE), sequence (u32 BE) | one member read, JSON |
+//!
+//! A report counter is a record kind's code (1 to 6) or `0x10` plus a flag's index.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use cunzheng_types::{
+    compliance::{beijing_day, ConsentEvent, ConsentHistory, Flag, Flags},
+    Block, Channel, Hash, Record, Transaction,
+};
+use rocksdb::{Direction, IteratorMode, WriteBatch};
+
+use crate::{corrupt, keys, ChainStore, Result, TxEntry};
+
+pub(crate) const CF_CONSENT: &str = "consent";
+pub(crate) const CF_DAILY: &str = "daily";
+pub(crate) const CF_FLAG: &str = "idx_flag";
+pub(crate) const CF_REPORTS: &str = "reports";
+pub(crate) const CF_AUDIT: &str = "audit_trail";
+
+/// Largest page of a search.
+pub const MAX_PAGE: usize = 1000;
+/// Index entries one search page may pass over before it answers with what it found and a
+/// cursor to go on from.
+pub const MAX_SCAN: usize = 200_000;
+
+fn channel_code(c: Channel) -> u8 {
+    match c {
+        Channel::Voice => 1,
+        Channel::Sms => 2,
+    }
+}
+
+/// Key of a (client, channel, phone) consent history.
+pub fn consent_key(client_id: &str, channel: Channel, phone: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(client_id.len() + 18);
+    k.extend_from_slice(client_id.as_bytes());
+    k.push(0);
+    k.push(channel_code(channel));
+    k.extend_from_slice(&keys::phone_bytes(phone));
+    k
+}
+
+/// Key of the count of a client's records on a channel to a phone on a Beijing day.
+pub fn daily_key(client_id: &str, channel: Channel, phone: &str, day: u32) -> Vec<u8> {
+    let mut k = consent_key(client_id, channel, phone);
+    k.extend_from_slice(&day.to_be_bytes());
+    k
+}
+
+fn flag_key(client_id: &str, flag: Flag, time: u64, id: &Hash) -> Vec<u8> {
+    let mut k = Vec::with_capacity(client_id.len() + 42);
+    k.extend_from_slice(client_id.as_bytes());
+    k.push(0);
+    k.push(flag.index());
+    k.extend_from_slice(&time.to_be_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn report_key(client_id: &str, day: u32, counter: u8) -> Vec<u8> {
+    let mut k = Vec::with_capacity(client_id.len() + 6);
+    k.extend_from_slice(client_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&day.to_be_bytes());
+    k.push(counter);
+    k
+}
+
+/// The report counter of a flag.
+fn flag_counter(flag: Flag) -> u8 {
+    0x10 + flag.index()
+}
+
+fn encode_history(h: &ConsentHistory) -> Vec<u8> {
+    let mut out = Vec::with_capacity(41 * h.0.len());
+    for e in &h.0 {
+        out.extend_from_slice(&e.time.to_be_bytes());
+        out.push(u8::from(e.granted));
+        out.extend_from_slice(e.tx_id.as_bytes());
+    }
+    out
+}
+
+fn decode_history(b: &[u8]) -> Result<ConsentHistory> {
+    if !b.len().is_multiple_of(41) {
+        return Err(corrupt("consent history", "ragged length"));
+    }
+    let events = b
+        .chunks_exact(41)
+        .map(|c| ConsentEvent {
+            time: u64::from_be_bytes(c[..8].try_into().expect("8 bytes")),
+            granted: c[8] == 1,
+            tx_id: Hash(c[9..].try_into().expect("32 bytes")),
+        })
+        .collect();
+    Ok(ConsentHistory(events))
+}
+
+fn be_u64(b: &[u8]) -> Result<u64> {
+    Ok(u64::from_be_bytes(b.try_into().map_err(|_| corrupt("counter", "not 8 bytes"))?))
+}
+
+/// What a record search asks for. Every field but `client_id` narrows it.
+#[derive(Clone, Debug, Default)]
+pub struct RecordQuery {
+    pub client_id: String,
+    /// A record kind, such as `voice.call`.
+    pub kind: Option<String>,
+    /// A phone hash, 32 hex digits.
+    pub phone: Option<String>,
+    pub deposit_hash: Option<String>,
+    /// Record times from, inclusive (Unix seconds).
+    pub from: u64,
+    /// Record times to, inclusive.
+    pub to: u64,
+    /// Only records carrying this flag.
+    pub flag: Option<Flag>,
+    /// Go on after this (time, id), exclusive: the cursor of the previous page.
+    pub before: Option<(u64, Hash)>,
+    pub limit: usize,
+}
+
+/// One record a search found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub id: Hash,
+    pub time: u64,
+    pub entry: TxEntry,
+}
+
+/// A page of a search, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    pub records: Vec<Found>,
+    /// Where the next page starts, when there may be more.
+    pub next: Option<(u64, Hash)>,
+}
+
+impl ChainStore {
+    /// The consent histories under `keys` ([`consent_key`]), empty where none is stored.
+    pub fn consent_histories(&self, keys: &[Vec<u8>]) -> Result<Vec<ConsentHistory>> {
+        let cf = self.cf(CF_CONSENT);
+        self.db
+            .batched_multi_get_cf(cf, keys.iter(), false)
+            .into_iter()
+            .map(|v| v?.map_or(Ok(ConsentHistory::default()), |b| decode_history(&b)))
+            .collect()
+    }
+
+    /// A subscriber's consent history with one client on one channel, in time order.
+    pub fn consent_history(
+        &self,
+        client_id: &str,
+        channel: Channel,
+        phone: &str,
+    ) -> Result<ConsentHistory> {
+        let key = consent_key(client_id, channel, phone);
+        Ok(self.consent_histories(&[key])?.pop().unwrap_or_default())
+    }
+
+    /// The counts under `keys` ([`daily_key`]), 0 where none is stored.
+    pub fn daily_counts(&self, keys: &[Vec<u8>]) -> Result<Vec<u32>> {
+        let cf = self.cf(CF_DAILY);
+        self.db
+            .batched_multi_get_cf(cf, keys.iter(), false)
+            .into_iter()
+            .map(|v| match v? {
+                None => Ok(0),
+                Some(b) => Ok(u32::from_be_bytes(
+                    b.as_ref().try_into().map_err(|_| corrupt("daily count", "not 4 bytes"))?,
+                )),
+            })
+            .collect()
+    }
+
+    /// Adds to `batch` the compliance state a block changes: consent histories, daily counts,
+    /// flag indexes and report counters. `flags` holds each transaction's verdict (empty when
+    /// the block has no call or SMS record).
+    pub(crate) fn put_compliance(
+        &self,
+        batch: &mut WriteBatch,
+        block: &Block,
+        flags: &[Flags],
+    ) -> Result<()> {
+        let mut consent: HashMap<Vec<u8>, Vec<ConsentEvent>> = HashMap::new();
+        let mut daily: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut reports: HashMap<Vec<u8>, u64> = HashMap::new();
+        let mut flagged: Vec<Vec<u8>> = Vec::new();
+        for (i, tx) in block.txs.iter().enumerate() {
+            let Transaction::Record(r) = tx.tx() else { continue };
+            let (client, record) = (r.client_id.as_str(), &r.record);
+            let (time, channel, phone) = (record.time(), record.channel(), record.phone());
+            let day = beijing_day(time);
+            *reports.entry(report_key(client, day, keys::kind_code(record))).or_default() += 1;
+            match record {
+                Record::Consent { .. } | Record::Withdraw { .. } => {
+                    let granted = matches!(record, Record::Consent { .. });
+                    let event = ConsentEvent { time, granted, tx_id: tx.id() };
+                    consent.entry(consent_key(client, channel, phone)).or_default().push(event);
+                }
+                Record::Call { .. } | Record::Message { .. } => {
+                    *daily.entry(daily_key(client, channel, phone, day)).or_default() += 1;
+                    let f = flags.get(i).copied().unwrap_or_default();
+                    for flag in f.iter() {
+                        *reports.entry(report_key(client, day, flag_counter(flag))).or_default() +=
+                            1;
+                        let mut k = flag_key(client, flag, time, &tx.id());
+                        k.push(keys::kind_code(record));
+                        flagged.push(k);
+                    }
+                }
+            }
+        }
+
+        let mut consent: Vec<_> = consent.into_iter().collect();
+        consent.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let keys: Vec<Vec<u8>> = consent.iter().map(|(k, _)| k.clone()).collect();
+        let cf = self.cf(CF_CONSENT);
+        for ((key, events), mut history) in consent.into_iter().zip(self.consent_histories(&keys)?)
+        {
+            events.into_iter().for_each(|e| history.insert(e));
+            batch.put_cf(cf, key, encode_history(&history));
+        }
+
+        let mut daily: Vec<_> = daily.into_iter().collect();
+        daily.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let keys: Vec<Vec<u8>> = daily.iter().map(|(k, _)| k.clone()).collect();
+        let cf = self.cf(CF_DAILY);
+        for ((key, n), before) in daily.into_iter().zip(self.daily_counts(&keys)?) {
+            batch.put_cf(cf, key, (before + n).to_be_bytes());
+        }
+
+        let mut reports: Vec<_> = reports.into_iter().collect();
+        reports.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let cf = self.cf(CF_REPORTS);
+        let stored = self.db.batched_multi_get_cf(cf, reports.iter().map(|(k, _)| k), false);
+        for ((key, n), before) in reports.into_iter().zip(stored) {
+            let before = before?.map(|b| be_u64(&b)).transpose()?.unwrap_or(0);
+            batch.put_cf(cf, key, (before + n).to_be_bytes());
+        }
+
+        flagged.sort_unstable();
+        let cf = self.cf(CF_FLAG);
+        for mut k in flagged {
+            let kind = k.pop().expect("kind byte");
+            batch.put_cf(cf, k, [kind]);
+        }
+        Ok(())
+    }
+
+    /// A page of a client's records matching `q`, newest first. It reads the narrowest index
+    /// the query names: deposit hash, then phone, then flag, then the client's time index.
+    pub fn search(&self, q: &RecordQuery) -> Result<Page> {
+        let limit = q.limit.clamp(1, MAX_PAGE);
+        let kind = match &q.kind {
+            Some(k) => Some(keys::kind_code_of(k).ok_or_else(|| corrupt("query", "unknown kind"))?),
+            None => None,
+        };
+        let upper = q.before.unwrap_or((q.to, Hash([0xff; 32])));
+        let inclusive = q.before.is_none();
+        let wanted = |time: u64, id: &Hash, code: u8| {
+            time >= q.from
+                && time <= q.to
+                && kind.is_none_or(|k| k == code)
+                && (time, *id) <= upper
+                && (inclusive || (time, *id) != upper)
+        };
+        let mut candidates: Vec<(u64, Hash)> = Vec::new();
+        let mut next = None;
+
+        if let Some(deposit) = &q.deposit_hash {
+            let mut prefix = deposit.as_bytes().to_vec();
+            prefix.push(0);
+            for id in self.ids_under(crate::CF_DEPOSIT, &prefix)? {
+                if let Some(entry) = self.tx(&id)? {
+                    if let Ok(Transaction::Record(r)) = Transaction::from_canonical(&entry.bytes) {
+                        let code = keys::kind_code(&r.record);
+                        let phone_ok = q
+                            .phone
+                            .as_deref()
+                            .is_none_or(|p| p.eq_ignore_ascii_case(r.record.phone()));
+                        let flag_ok = q.flag.is_none_or(|f| Flags(entry.flags).has(f));
+                        if r.client_id == q.client_id
+                            && phone_ok
+                            && flag_ok
+                            && wanted(r.record.time(), &id, code)
+                        {
+                            candidates.push((r.record.time(), id));
+                        }
+                    }
+                }
+            }
+            candidates.sort_unstable_by(|a, b| b.cmp(a));
+            candidates.truncate(limit);
+        } else {
+            // (index, key prefix, offset of time in the key, how to read kind and flags)
+            let (cf, prefix) = match (&q.phone, q.flag) {
+                (Some(phone), _) => (
+                    crate::CF_PHONE,
+                    keys::phone_client_prefix(&keys::phone_bytes(phone), &q.client_id),
+                ),
+                (None, Some(flag)) => {
+                    let mut p = q.client_id.as_bytes().to_vec();
+                    p.push(0);
+                    p.push(flag.index());
+                    (CF_FLAG, p)
+                }
+                (None, None) => {
+                    let mut p = q.client_id.as_bytes().to_vec();
+                    p.push(0);
+                    (crate::CF_CLIENT_TIME, p)
+                }
+            };
+            let flag_from_value = cf != CF_FLAG;
+            let mut start = prefix.clone();
+            start.extend_from_slice(&upper.0.to_be_bytes());
+            start.extend_from_slice(upper.1.as_bytes());
+            let iter =
+                self.db.iterator_cf(self.cf(cf), IteratorMode::From(&start, Direction::Reverse));
+            let mut last_seen = None;
+            for (scanned, item) in iter.enumerate() {
+                let (k, v) = item?;
+                if !k.starts_with(&prefix) {
+                    break;
+                }
+                let (time, id) = keys::split_time_id(&k[prefix.len()..])
+                    .ok_or_else(|| corrupt("index key", "short"))?;
+                if time < q.from {
+                    break;
+                }
+                if scanned == MAX_SCAN {
+                    next = last_seen;
+                    break;
+                }
+                last_seen = Some((time, id));
+                let code = v.first().copied().unwrap_or_default();
+                let flags = Flags(v.get(1).copied().unwrap_or_default());
+                let flag_ok = !flag_from_value || q.flag.is_none_or(|f| flags.has(f));
+                if flag_ok && wanted(time, &id, code) {
+                    candidates.push((time, id));
+                    if candidates.len() == limit {
+                        next = Some((time, id));
+                        break;
+                    }
+                }
+            }
+        }
+
+        let ids: Vec<Hash> = candidates.iter().map(|(_, id)| *id).collect();
+        let cf = self.cf(crate::CF_TXS);
+        let values = self.db.batched_multi_get_cf(cf, ids.iter().map(|i| i.as_bytes()), false);
+        let mut records = Vec::with_capacity(ids.len());
+        for ((time, id), value) in candidates.into_iter().zip(values) {
+            let value = value?.ok_or_else(|| corrupt("index", format!("{id} has no entry")))?;
+            let entry: TxEntry =
+                postcard::from_bytes(&value).map_err(|e| corrupt("transaction", e))?;
+            records.push(Found { id, time, entry });
+        }
+        if q.deposit_hash.is_some() {
+            next = None;
+        }
+        Ok(Page { records, next })
+    }
+
+    /// Counts of a client's records per kind and per flag over Beijing days `first..=last`,
+    /// by the record's own time.
+    pub fn report_counts(&self, client_id: &str, first: u32, last: u32) -> Result<ReportCounts> {
+        let start = report_key(client_id, first, 0);
+        let end = report_key(client_id, last, u8::MAX);
+        let mut out = ReportCounts::default();
+        let iter = self
+            .db
+            .iterator_cf(self.cf(CF_REPORTS), IteratorMode::From(&start, Direction::Forward));
+        for item in iter {
+            let (k, v) = item?;
+            if k.as_ref() > end.as_slice() {
+                break;
+            }
+            let counter = *k.last().ok_or_else(|| corrupt("report key", "empty"))?;
+            let n = be_u64(&v)?;
+            if let Some(kind) = keys::kind_name(counter) {
+                *out.kinds.entry(kind).or_default() += n;
+            } else if let Some(flag) = Flag::ALL.into_iter().find(|f| flag_counter(*f) == counter) {
+                *out.flags.entry(flag.as_str()).or_default() += n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends one member read to the audit trail; `entry` is its JSON.
+    pub fn append_audit(&self, at_ms: u64, entry: &[u8]) -> Result<()> {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let mut key = at_ms.to_be_bytes().to_vec();
+        key.extend_from_slice(&SEQ.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        self.db.put_cf_opt(self.cf(CF_AUDIT), key, entry, &opts)?;
+        Ok(())
+    }
+
+    /// The newest `limit` audit trail entries at or before `before_ms`, newest first.
+    pub fn audit_trail(&self, before_ms: u64, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let mut start = before_ms.to_be_bytes().to_vec();
+        start.extend_from_slice(&u32::MAX.to_be_bytes());
+        let iter =
+            self.db.iterator_cf(self.cf(CF_AUDIT), IteratorMode::From(&start, Direction::Reverse));
+        iter.take(limit).map(|item| Ok(item?.1.to_vec())).collect()
+    }
+}
+
+/// Counts per record kind and per flag.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReportCounts {
+    pub kinds: BTreeMap<&'static str, u64>,
+    pub flags: BTreeMap<&'static str, u64>,
+}
