@@ -31,6 +31,9 @@ pub struct ChainConfig {
     pub block_interval: Duration,
     /// Most transactions pending at once; a call that would exceed it is refused whole.
     pub pool_capacity: usize,
+    /// Whether blocks are executed with the compliance rules. Off only to measure what they
+    /// cost: such a chain has no verdicts, consent histories, counts or reports.
+    pub verdicts: bool,
 }
 
 impl Default for ChainConfig {
@@ -39,6 +42,7 @@ impl Default for ChainConfig {
             max_block_txs: 10_000,
             block_interval: Duration::from_millis(100),
             pool_capacity: 200_000,
+            verdicts: true,
         }
     }
 }
@@ -85,6 +89,8 @@ pub enum ChainError {
     PoolFull(#[from] PoolFull),
     #[error("genesis operator key is not an ed25519 key")]
     OperatorKey,
+    #[error("this database was written without the compliance rules (a measurement run); start on a new data directory")]
+    WithoutCompliance,
 }
 
 /// A block known valid on top of the head it was checked against.
@@ -133,6 +139,12 @@ impl Chain {
         config: ChainConfig,
     ) -> Result<Self, ChainError> {
         store.init_genesis(&genesis)?;
+        if !config.verdicts {
+            warn!(target: "builder", "executing without the compliance rules: no verdicts, for measurement only");
+            store.mark_without_compliance()?;
+        } else if store.written_without_compliance()? {
+            return Err(ChainError::WithoutCompliance);
+        }
         let operator = genesis.operator_key.verifying_key().ok_or(ChainError::OperatorKey)?;
         let head = store.head()?.unwrap_or_else(|| Head {
             height: 0,
@@ -248,7 +260,15 @@ impl Chain {
         let state = self.state.read();
         let candidates = self.pool.reap(self.config.max_block_txs);
         let height = state.head.height + 1;
-        let exec = match execute(&state.clients, &self.store, &self.operator, height, candidates) {
+        let verdicts = self.config.verdicts;
+        let exec = match execute(
+            &state.clients,
+            &self.store,
+            &self.operator,
+            height,
+            candidates,
+            verdicts,
+        ) {
             Ok(exec) => exec,
             Err(e) => {
                 // The store cannot be read: propose an empty block rather than a wrong one; the
@@ -359,8 +379,14 @@ impl Chain {
             return fail(BlockError::AlreadyCommitted(*id));
         }
 
-        let exec =
-            execute(&state.clients, &self.store, &self.operator, h.height, block.txs.clone())?;
+        let exec = execute(
+            &state.clients,
+            &self.store,
+            &self.operator,
+            h.height,
+            block.txs.clone(),
+            self.config.verdicts,
+        )?;
         if let Some((id, error)) = exec.rejected.first() {
             return fail(BlockError::Invalid { id: *id, error: error.clone() });
         }
@@ -395,6 +421,7 @@ impl Chain {
             frontier: &frontier,
             clients: &exec.clients,
             flags: if exec.flags.iter().all(|f| f.is_clean()) { &[] } else { &exec.flags },
+            compliance: self.config.verdicts,
         })?;
         let height = block.header.height;
         {

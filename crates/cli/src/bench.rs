@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use cunzheng_client::Client;
-use cunzheng_types::{record::Endpoint, sha256, unix_now, Record, RecordTx, SealedTx, Transaction};
+use cunzheng_types::{
+    record::{Action, Endpoint},
+    sha256, unix_now, Channel, Record, RecordTx, SealedTx, Transaction,
+};
 use rand::RngCore;
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
@@ -26,7 +29,8 @@ pub struct Args {
     /// Records per call.
     #[arg(long, default_value_t = 1000)]
     batch: usize,
-    /// Consent endpoint to load.
+    /// Endpoint to load: a consent (`/voice/add`, `/sms/add`) or a call or SMS
+    /// (`/voice/sendAddChain`, `/sms/sendAddChain`), whose records get verdicts.
     #[arg(long, default_value = "/voice/add", value_parser = crate::endpoint)]
     endpoint: Endpoint,
     /// Skip the raw RocksDB comparison.
@@ -45,8 +49,8 @@ struct ClientRun {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    if !matches!(args.endpoint, e if e.action == cunzheng_types::record::Action::Consent) {
-        bail!("bench loads a consent endpoint (/voice/add or /sms/add)");
+    if args.endpoint.action == Action::Withdraw {
+        bail!("bench loads a consent, call or SMS endpoint, not a withdrawal");
     }
     let batch = args.batch.clamp(1, args.endpoint.max_records());
     let client = args.target.client()?;
@@ -128,7 +132,7 @@ async fn load(
     let mut out = ClientRun { records: 0, calls: 0, refused: 0, latencies: Vec::new() };
     let mut seq = 0u64;
     while Instant::now() < deadline {
-        let list: Vec<Value> = (0..batch).map(|i| record(run_id, task, seq, i)).collect();
+        let list: Vec<Value> = (0..batch).map(|i| record(endpoint, run_id, task, seq, i)).collect();
         seq += 1;
         let t0 = Instant::now();
         let answer = client.deposit(endpoint, &list).await?;
@@ -146,11 +150,21 @@ async fn load(
     Ok(out)
 }
 
-/// A consent record unique to (run, task, call, position).
-fn record(run_id: u32, task: usize, seq: u64, i: usize) -> Value {
+/// A record unique to (run, task, call, position), to a phone of its own. A call or SMS comes
+/// from the dev node's filed numbers; with no consent on the phone, its verdict is
+/// `no_consent` (and `outside_hours` out of the filing's hours).
+fn record(endpoint: Endpoint, run_id: u32, task: usize, seq: u64, i: usize) -> Value {
     let tag = format!("{run_id:x}t{task}s{seq}i{i}");
     let phone = hex::encode_upper(&sha256(&[tag.as_bytes()]).0[..16]);
-    json!({ "phone": phone, "deposit_hash": format!("b{tag}"), "sign_time": unix_now() - 60 })
+    let (deposit, now) = (format!("b{tag}"), unix_now() - 60);
+    match (endpoint.action, endpoint.channel) {
+        (Action::Communication, Channel::Voice) => json!({ "phone": phone,
+            "from_num": "075538833883", "start_time": now - 30, "end_time": now,
+            "deposit_hash": deposit }),
+        (Action::Communication, Channel::Sms) => json!({ "phone": phone,
+            "channel_num": "106909570626", "send_time": now, "deposit_hash": deposit }),
+        _ => json!({ "phone": phone, "deposit_hash": deposit, "sign_time": now }),
+    }
 }
 
 /// Raw RocksDB batch writes of the same records: id -> canonical bytes, synced per batch.
@@ -158,7 +172,7 @@ fn raw_rate(client_id: &str, endpoint: Endpoint, n: usize, batch: usize) -> anyh
     let now = unix_now();
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
         .map(|i| {
-            let v = record(0, 0, 0, i);
+            let v = record(endpoint, 0, 0, 0, i);
             let record =
                 Record::from_json(endpoint, i, &v, now, now).expect("generated records are valid");
             let tx = SealedTx::new(Transaction::Record(RecordTx {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_reads;
 mod keys;
 mod operator;
 mod submit;
@@ -24,6 +25,8 @@ enum Command {
     Submit(submit::Args),
     /// Drive concurrent clients against a node and report records/s and call latency.
     Bench(bench::Args),
+    /// Time the compliance reads (scrub, record search) against a loaded node.
+    BenchReads(bench_reads::Args),
     /// Write a new member or operator key and print its public key.
     Keygen(keys::KeygenArgs),
     /// Build genesis.json from the members' public keys and the operator's.
@@ -78,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Submit(args) => submit::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::BenchReads(args) => bench_reads::run(args).await,
             Command::Client(cmd) => operator::run(cmd).await,
             Command::Keygen(args) => keys::keygen(&args),
             Command::Genesis(args) => keys::genesis(&args),

@@ -67,6 +67,10 @@ pub struct Config {
     /// directory for the dev node.
     #[serde(skip)]
     pub key_dir: Option<PathBuf>,
+    /// Measuring only (`cunzheng-node --dev --without-verdicts`): execute no compliance rule,
+    /// so a benchmark can set deposit throughput with verdicts beside it without them.
+    #[serde(skip)]
+    pub without_verdicts: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -216,6 +220,7 @@ impl Config {
             consensus: ConsensusSettings::default(),
             keys: KeysConfig::dev(),
             key_dir: None,
+            without_verdicts: false,
         }
     }
 
@@ -244,6 +249,7 @@ impl Config {
             max_block_txs: self.builder.max_block_txs,
             block_interval: Duration::from_millis(self.builder.block_interval_ms),
             pool_capacity: self.builder.pool_capacity,
+            verdicts: !self.without_verdicts,
         }
     }
 

@@ -29,6 +29,11 @@ struct Args {
     /// other members refuse them.
     #[arg(long, hide = true)]
     fault: Option<cunzheng_consensus::Fault>,
+    /// Measuring only: a dev chain that executes no compliance rule (no verdicts, consent
+    /// histories, counts or reports), to set deposit throughput without them beside the
+    /// throughput with them. Its data directory is refused by a node that computes verdicts.
+    #[arg(long, hide = true, requires = "dev")]
+    without_verdicts: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,7 +42,8 @@ fn main() -> anyhow::Result<()> {
         Some(path) => cunzheng_node::Config::load(path)?,
         None => cunzheng_node::Config::dev(),
     };
-    let config = config.with_overrides(args.data, args.http);
+    let mut config = config.with_overrides(args.data, args.http);
+    config.without_verdicts = args.without_verdicts;
     cunzheng_node::init_logging(config.consensus.peers.is_empty());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(cunzheng_node::run(config, args.dev, args.fault))

@@ -84,6 +84,7 @@ const ALL_CFS: [&str; 17] = [
 const KEY_HEAD: &[u8] = b"head";
 const KEY_GENESIS: &[u8] = b"genesis";
 const KEY_FORMAT: &[u8] = b"format";
+const KEY_WITHOUT_COMPLIANCE: &[u8] = b"without_compliance";
 
 /// The layout of the stored values. A database of another layout is refused at open.
 pub const FORMAT: u32 = 2;
@@ -183,6 +184,9 @@ pub struct Commit<'a> {
     pub clients: &'a [(String, ClientEntry)],
     /// The verdict of each transaction, in block order; empty when none is flagged.
     pub flags: &'a [Flags],
+    /// Whether the block's compliance state (consent histories, counts, flag indexes,
+    /// reports) is written; false only on a chain measuring what that state costs.
+    pub compliance: bool,
 }
 
 /// The node's chain database.
@@ -287,6 +291,17 @@ impl ChainStore {
         }
     }
 
+    /// Marks the database as written without compliance state (a measurement run).
+    pub fn mark_without_compliance(&self) -> Result<()> {
+        self.db.put_cf(self.cf(CF_META), KEY_WITHOUT_COMPLIANCE, [1])?;
+        Ok(())
+    }
+
+    /// Whether [`ChainStore::mark_without_compliance`] marked the database.
+    pub fn written_without_compliance(&self) -> Result<bool> {
+        Ok(self.db.get_pinned_cf(self.cf(CF_META), KEY_WITHOUT_COMPLIANCE)?.is_some())
+    }
+
     pub fn genesis(&self) -> Result<Option<Genesis>> {
         self.db
             .get_pinned_cf(self.cf(CF_META), KEY_GENESIS)?
@@ -320,7 +335,9 @@ impl ChainStore {
         }
         let mut batch = WriteBatch::default();
         self.put_block(&mut batch, c);
-        self.put_compliance(&mut batch, c.block, c.flags)?;
+        if c.compliance {
+            self.put_compliance(&mut batch, c.block, c.flags)?;
+        }
         let before = header.log_size.checked_sub(header.tx_count).ok_or_else(|| {
             corrupt("block header", format!("log_size {} below tx_count", header.log_size))
         })?;

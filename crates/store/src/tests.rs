@@ -69,7 +69,14 @@ fn block(
 }
 
 fn commit(store: &ChainStore, b: &(Block, Certificate), f: &merkle::Frontier) -> Result<()> {
-    store.commit(&Commit { block: &b.0, certificate: &b.1, frontier: f, clients: &[], flags: &[] })
+    store.commit(&Commit {
+        block: &b.0,
+        certificate: &b.1,
+        frontier: f,
+        clients: &[],
+        flags: &[],
+        compliance: true,
+    })
 }
 
 fn call(time: u64, deposit: &str) -> Arc<SealedTx> {
@@ -146,8 +153,14 @@ fn verdicts_are_indexed_counted_and_searchable() {
     let flags = [no_consent, Flags::CLEAN, both, Flags::CLEAN, both];
     let mut f = merkle::Frontier::default();
     let b = block(&key, g.hash(), 1, &mut f, txs.clone());
-    let commit =
-        Commit { block: &b.0, certificate: &b.1, frontier: &f, clients: &[], flags: &flags };
+    let commit = Commit {
+        block: &b.0,
+        certificate: &b.1,
+        frontier: &f,
+        clients: &[],
+        flags: &flags,
+        compliance: true,
+    };
     store.commit(&commit).unwrap();
 
     assert_eq!(store.tx(&txs[2].id()).unwrap().unwrap().flags, both.0);
@@ -270,6 +283,7 @@ fn clients_are_written_with_their_block() {
             frontier: &f,
             clients: &clients,
             flags: &[],
+            compliance: true,
         })
         .unwrap();
     assert_eq!(store.client("c1").unwrap(), Some(entry.clone()));
