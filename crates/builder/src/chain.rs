@@ -421,7 +421,7 @@ impl Chain {
             frontier: &frontier,
             clients: &exec.clients,
             flags: if exec.flags.iter().all(|f| f.is_clean()) { &[] } else { &exec.flags },
-            compliance: self.config.verdicts,
+            compliance: exec.compliance.as_ref(),
         })?;
         let height = block.header.height;
         {

@@ -7,7 +7,9 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use cunzheng_store::{consent_key, daily_key, ChainStore, ClientEntry, FilingEntry, StoreError};
+use cunzheng_store::{
+    consent_key, daily_key, ChainStore, ClientEntry, ComplianceChanges, FilingEntry, StoreError,
+};
 use cunzheng_types::{
     compliance::{beijing_day, verdict, Communication, ConsentEvent, ConsentHistory, Flags},
     Hash, OperatorAction, Record, SealedTx, Transaction,
@@ -87,6 +89,9 @@ pub(crate) struct Execution {
     pub rejected: Vec<(Hash, ExecError)>,
     /// Clients as changed by the admitted operator transactions.
     pub clients: Vec<(String, ClientEntry)>,
+    /// The consent histories and daily counts as the admitted records left them; `None` when
+    /// executed without the compliance rules.
+    pub compliance: Option<ComplianceChanges>,
 }
 
 /// The consent histories and daily counts the records of a block touch, read from the store
@@ -95,6 +100,8 @@ pub(crate) struct Execution {
 struct Compliance {
     consent: HashMap<Vec<u8>, ConsentHistory>,
     daily: HashMap<Vec<u8>, u32>,
+    /// Consent keys a grant or withdrawal changed.
+    changed: Vec<Vec<u8>>,
 }
 
 impl Compliance {
@@ -122,18 +129,38 @@ impl Compliance {
         Ok(Compliance {
             consent: consent_keys.into_iter().zip(histories).collect(),
             daily: daily_keys.into_iter().zip(counts).collect(),
+            changed: Vec::new(),
         })
+    }
+
+    /// What the records changed: every history a grant or withdrawal touched, every count a
+    /// call or SMS raised (the only counts loaded).
+    fn into_changes(mut self) -> ComplianceChanges {
+        self.changed.sort_unstable();
+        self.changed.dedup();
+        let consent = self
+            .changed
+            .into_iter()
+            .map(|k| {
+                let history = self.consent.remove(&k).unwrap_or_default();
+                (k, history)
+            })
+            .collect();
+        let daily = self.daily.into_iter().filter(|(_, n)| *n > 0).collect();
+        ComplianceChanges { consent, daily }
     }
 
     /// Applies an admitted record: a grant or withdrawal joins its history; a call or SMS gets
     /// its verdict under `client`'s filing and counts towards its day.
     fn apply(&mut self, id: Hash, client_id: &str, client: &ClientEntry, record: &Record) -> Flags {
         let (channel, phone, time) = (record.channel(), record.phone(), record.time());
-        let history = self.consent.entry(consent_key(client_id, channel, phone)).or_default();
+        let key = consent_key(client_id, channel, phone);
         let number = match record {
             Record::Consent { .. } | Record::Withdraw { .. } => {
                 let granted = matches!(record, Record::Consent { .. });
+                let history = self.consent.entry(key.clone()).or_default();
                 history.insert(ConsentEvent { time, granted, tx_id: id });
+                self.changed.push(key);
                 return Flags::CLEAN;
             }
             Record::Call { from_num, .. } => from_num,
@@ -142,6 +169,7 @@ impl Compliance {
         let filing = client.filing(channel).expect("admitted records have a filing");
         let count =
             self.daily.entry(daily_key(client_id, channel, phone, beijing_day(time))).or_default();
+        let history = self.consent.entry(key).or_default();
         let flags = verdict(Communication { channel, time, number }, filing, history, *count);
         *count += 1;
         flags
@@ -195,6 +223,7 @@ pub(crate) fn execute(
     }
     out.clients = overlay.into_iter().collect();
     out.clients.sort_by(|a, b| a.0.cmp(&b.0));
+    out.compliance = compliance.map(Compliance::into_changes);
     Ok(out)
 }
 

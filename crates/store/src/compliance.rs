@@ -19,7 +19,7 @@ use std::{
 
 use cunzheng_types::{
     compliance::{beijing_day, ConsentEvent, ConsentHistory, Flag, Flags},
-    Block, Channel, Hash, Record, Transaction,
+    Block, Channel, Hash, Transaction,
 };
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 
@@ -114,6 +114,14 @@ fn be_u64(b: &[u8]) -> Result<u64> {
     Ok(u64::from_be_bytes(b.try_into().map_err(|_| corrupt("counter", "not 8 bytes"))?))
 }
 
+/// The compliance state a block's execution changed, as it stands after the block: each
+/// consent history a grant or withdrawal touched, each daily count a call or SMS touched.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ComplianceChanges {
+    pub consent: Vec<(Vec<u8>, ConsentHistory)>,
+    pub daily: Vec<(Vec<u8>, u32)>,
+}
+
 /// What a record search asks for. Every field but `client_id` narrows it.
 #[derive(Clone, Debug, Default)]
 pub struct RecordQuery {
@@ -187,61 +195,43 @@ impl ChainStore {
             .collect()
     }
 
-    /// Adds to `batch` the compliance state a block changes: consent histories, daily counts,
-    /// flag indexes and report counters. `flags` holds each transaction's verdict (empty when
-    /// the block has no call or SMS record).
+    /// Adds to `batch` the compliance state a block changes: the consent histories and daily
+    /// counts its execution left (`changes`), and the flag indexes and report counters derived
+    /// from its records. `flags` holds each transaction's verdict (empty when none is flagged).
     pub(crate) fn put_compliance(
         &self,
         batch: &mut WriteBatch,
         block: &Block,
         flags: &[Flags],
+        changes: &ComplianceChanges,
     ) -> Result<()> {
-        let mut consent: HashMap<Vec<u8>, Vec<ConsentEvent>> = HashMap::new();
-        let mut daily: HashMap<Vec<u8>, u32> = HashMap::new();
         let mut reports: HashMap<Vec<u8>, u64> = HashMap::new();
         let mut flagged: Vec<Vec<u8>> = Vec::new();
         for (i, tx) in block.txs.iter().enumerate() {
             let Transaction::Record(r) = tx.tx() else { continue };
             let (client, record) = (r.client_id.as_str(), &r.record);
-            let (time, channel, phone) = (record.time(), record.channel(), record.phone());
-            let day = beijing_day(time);
+            let (time, day) = (record.time(), beijing_day(record.time()));
             *reports.entry(report_key(client, day, keys::kind_code(record))).or_default() += 1;
-            match record {
-                Record::Consent { .. } | Record::Withdraw { .. } => {
-                    let granted = matches!(record, Record::Consent { .. });
-                    let event = ConsentEvent { time, granted, tx_id: tx.id() };
-                    consent.entry(consent_key(client, channel, phone)).or_default().push(event);
-                }
-                Record::Call { .. } | Record::Message { .. } => {
-                    *daily.entry(daily_key(client, channel, phone, day)).or_default() += 1;
-                    let f = flags.get(i).copied().unwrap_or_default();
-                    for flag in f.iter() {
-                        *reports.entry(report_key(client, day, flag_counter(flag))).or_default() +=
-                            1;
-                        let mut k = flag_key(client, flag, time, &tx.id());
-                        k.push(keys::kind_code(record));
-                        flagged.push(k);
-                    }
-                }
+            for flag in flags.get(i).copied().unwrap_or_default().iter() {
+                *reports.entry(report_key(client, day, flag_counter(flag))).or_default() += 1;
+                let mut k = flag_key(client, flag, time, &tx.id());
+                k.push(keys::kind_code(record));
+                flagged.push(k);
             }
         }
 
-        let mut consent: Vec<_> = consent.into_iter().collect();
+        // Sorted keys insert into the memtable much faster than random ones.
+        let mut consent: Vec<&(Vec<u8>, ConsentHistory)> = changes.consent.iter().collect();
         consent.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let keys: Vec<Vec<u8>> = consent.iter().map(|(k, _)| k.clone()).collect();
         let cf = self.cf(CF_CONSENT);
-        for ((key, events), mut history) in consent.into_iter().zip(self.consent_histories(&keys)?)
-        {
-            events.into_iter().for_each(|e| history.insert(e));
-            batch.put_cf(cf, key, encode_history(&history));
+        for (key, history) in consent {
+            batch.put_cf(cf, key, encode_history(history));
         }
-
-        let mut daily: Vec<_> = daily.into_iter().collect();
+        let mut daily: Vec<&(Vec<u8>, u32)> = changes.daily.iter().collect();
         daily.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let keys: Vec<Vec<u8>> = daily.iter().map(|(k, _)| k.clone()).collect();
         let cf = self.cf(CF_DAILY);
-        for ((key, n), before) in daily.into_iter().zip(self.daily_counts(&keys)?) {
-            batch.put_cf(cf, key, (before + n).to_be_bytes());
+        for (key, count) in daily {
+            batch.put_cf(cf, key, count.to_be_bytes());
         }
 
         let mut reports: Vec<_> = reports.into_iter().collect();

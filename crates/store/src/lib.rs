@@ -34,7 +34,9 @@ pub mod log;
 use std::{path::Path, sync::Arc};
 
 pub use bench::raw_batch_write;
-pub use compliance::{consent_key, daily_key, Found, Page, RecordQuery, ReportCounts};
+pub use compliance::{
+    consent_key, daily_key, ComplianceChanges, Found, Page, RecordQuery, ReportCounts,
+};
 use compliance::{CF_AUDIT, CF_CONSENT, CF_DAILY, CF_FLAG, CF_REPORTS};
 use cunzheng_types::{
     compliance::{Filing, Flags},
@@ -184,9 +186,9 @@ pub struct Commit<'a> {
     pub clients: &'a [(String, ClientEntry)],
     /// The verdict of each transaction, in block order; empty when none is flagged.
     pub flags: &'a [Flags],
-    /// Whether the block's compliance state (consent histories, counts, flag indexes,
-    /// reports) is written; false only on a chain measuring what that state costs.
-    pub compliance: bool,
+    /// The compliance state the block's execution changed; `None` only on a chain measuring
+    /// what that state costs, which writes no compliance state at all.
+    pub compliance: Option<&'a ComplianceChanges>,
 }
 
 /// The node's chain database.
@@ -215,9 +217,10 @@ fn cf_options(name: &str) -> Options {
     let mut o = Options::default();
     o.set_compression_type(DBCompressionType::Lz4);
     o.set_write_buffer_size(64 << 20);
-    if name == CF_TXS {
-        // Most lookups at submission are for ids that are not there yet: bloom filters let
-        // them skip both the memtable and the tables.
+    if [CF_TXS, CF_CONSENT, CF_DAILY].contains(&name) {
+        // Most lookups at submission are for ids that are not there yet, and most phones of a
+        // block have no consent history or count yet: bloom filters let those lookups skip
+        // both the memtable and the tables.
         let mut t = BlockBasedOptions::default();
         t.set_bloom_filter(10.0, false);
         o.set_block_based_table_factory(&t);
@@ -335,8 +338,8 @@ impl ChainStore {
         }
         let mut batch = WriteBatch::default();
         self.put_block(&mut batch, c);
-        if c.compliance {
-            self.put_compliance(&mut batch, c.block, c.flags)?;
+        if let Some(changes) = c.compliance {
+            self.put_compliance(&mut batch, c.block, c.flags, changes)?;
         }
         let before = header.log_size.checked_sub(header.tx_count).ok_or_else(|| {
             corrupt("block header", format!("log_size {} below tx_count", header.log_size))

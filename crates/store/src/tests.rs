@@ -69,13 +69,22 @@ fn block(
 }
 
 fn commit(store: &ChainStore, b: &(Block, Certificate), f: &merkle::Frontier) -> Result<()> {
+    commit_with(store, b, f, &ComplianceChanges::default())
+}
+
+fn commit_with(
+    store: &ChainStore,
+    b: &(Block, Certificate),
+    f: &merkle::Frontier,
+    changes: &ComplianceChanges,
+) -> Result<()> {
     store.commit(&Commit {
         block: &b.0,
         certificate: &b.1,
         frontier: f,
         clients: &[],
         flags: &[],
-        compliance: true,
+        compliance: Some(changes),
     })
 }
 
@@ -112,7 +121,15 @@ fn a_committed_block_reads_back_with_every_index() {
         record(Channel::Voice, false, 1_600_000_100, ""),
     ];
     let b = block(&key, g.hash(), 1, &mut f, txs.clone());
-    commit(&store, &b, &f).unwrap();
+    let mut history = cunzheng_types::compliance::ConsentHistory::default();
+    for (tx, (time, granted)) in txs.iter().zip([(1_600_000_000, true), (1_600_000_100, false)]) {
+        history.insert(cunzheng_types::compliance::ConsentEvent { time, granted, tx_id: tx.id() });
+    }
+    let changes = ComplianceChanges {
+        consent: vec![(consent_key("c1", Channel::Voice, PHONE), history)],
+        daily: Vec::new(),
+    };
+    commit_with(&store, &b, &f, &changes).unwrap();
 
     let head = store.head().unwrap().unwrap();
     assert_eq!((head.height, head.hash, head.frontier.size), (1, b.0.header.hash(), 2));
@@ -159,7 +176,10 @@ fn verdicts_are_indexed_counted_and_searchable() {
         frontier: &f,
         clients: &[],
         flags: &flags,
-        compliance: true,
+        compliance: Some(&ComplianceChanges {
+            consent: Vec::new(),
+            daily: vec![(daily_key("c1", Channel::Voice, PHONE, beijing_day(t)), 5)],
+        }),
     };
     store.commit(&commit).unwrap();
 
@@ -283,7 +303,7 @@ fn clients_are_written_with_their_block() {
             frontier: &f,
             clients: &clients,
             flags: &[],
-            compliance: true,
+            compliance: Some(&ComplianceChanges::default()),
         })
         .unwrap();
     assert_eq!(store.client("c1").unwrap(), Some(entry.clone()));
