@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `consent` | client id, 0, channel (1), phone (16) | the grants and withdrawals, 41 bytes each |
 //! | `daily` | client id, 0, channel (1), phone (16), Beijing day (u32 BE) | records that day (u32 BE) |
-//! | `idx_flag` | client id, 0, flag (1), time (u64 BE), tx id | record kind (1 byte) |
+//! | `idx_flag` | client id, 0, flag (1), time (u64 BE), tx id | record kind, flags (1 byte each) |
 //! | `reports` | client id, 0, Beijing day (u32 BE), counter (1) | count (u64 BE) |
 //! | `audit_trail` | Unix ms (u64 BE), sequence (u32 BE) | one member read, JSON |
 //!
@@ -206,17 +206,17 @@ impl ChainStore {
         changes: &ComplianceChanges,
     ) -> Result<()> {
         let mut reports: HashMap<Vec<u8>, u64> = HashMap::new();
-        let mut flagged: Vec<Vec<u8>> = Vec::new();
+        let mut flagged: Vec<(Vec<u8>, [u8; 2])> = Vec::new();
         for (i, tx) in block.txs.iter().enumerate() {
             let Transaction::Record(r) = tx.tx() else { continue };
             let (client, record) = (r.client_id.as_str(), &r.record);
             let (time, day) = (record.time(), beijing_day(record.time()));
             *reports.entry(report_key(client, day, keys::kind_code(record))).or_default() += 1;
-            for flag in flags.get(i).copied().unwrap_or_default().iter() {
+            let f = flags.get(i).copied().unwrap_or_default();
+            for flag in f.iter() {
                 *reports.entry(report_key(client, day, flag_counter(flag))).or_default() += 1;
-                let mut k = flag_key(client, flag, time, &tx.id());
-                k.push(keys::kind_code(record));
-                flagged.push(k);
+                let value = [keys::kind_code(record), f.0];
+                flagged.push((flag_key(client, flag, time, &tx.id()), value));
             }
         }
 
@@ -245,15 +245,15 @@ impl ChainStore {
 
         flagged.sort_unstable();
         let cf = self.cf(CF_FLAG);
-        for mut k in flagged {
-            let kind = k.pop().expect("kind byte");
-            batch.put_cf(cf, k, [kind]);
+        for (k, value) in flagged {
+            batch.put_cf(cf, k, value);
         }
         Ok(())
     }
 
     /// A page of a client's records matching `q`, newest first. It reads the narrowest index
-    /// the query names: deposit hash, then phone, then flag, then the client's time index.
+    /// the query names: deposit hash, then phone, then flag, then the client's time index of
+    /// the kind asked for (or all six kinds, merged).
     pub fn search(&self, q: &RecordQuery) -> Result<Page> {
         let limit = q.limit.clamp(1, MAX_PAGE);
         let kind = match &q.kind {
@@ -297,49 +297,57 @@ impl ChainStore {
             candidates.sort_unstable_by(|a, b| b.cmp(a));
             candidates.truncate(limit);
         } else {
-            // (index, key prefix, offset of time in the key, how to read kind and flags)
-            let (cf, prefix) = match (&q.phone, q.flag) {
-                (Some(phone), _) => (
+            // The narrowest index the query names; the client's time index is split by kind,
+            // so a search by kind reads only that kind and one without merges the six.
+            let sources: Vec<(&str, Vec<u8>)> = match (&q.phone, q.flag) {
+                (Some(phone), _) => vec![(
                     crate::CF_PHONE,
                     keys::phone_client_prefix(&keys::phone_bytes(phone), &q.client_id),
-                ),
+                )],
                 (None, Some(flag)) => {
                     let mut p = q.client_id.as_bytes().to_vec();
                     p.push(0);
                     p.push(flag.index());
-                    (CF_FLAG, p)
+                    vec![(CF_FLAG, p)]
                 }
-                (None, None) => {
-                    let mut p = q.client_id.as_bytes().to_vec();
-                    p.push(0);
-                    (crate::CF_CLIENT_TIME, p)
-                }
+                (None, None) => kind
+                    .map_or_else(|| (1..=6).collect(), |k| vec![k])
+                    .into_iter()
+                    .map(|code| {
+                        (crate::CF_CLIENT_TIME, keys::client_kind_prefix(&q.client_id, code))
+                    })
+                    .collect(),
             };
-            let flag_from_value = cf != CF_FLAG;
-            let mut start = prefix.clone();
-            start.extend_from_slice(&upper.0.to_be_bytes());
-            start.extend_from_slice(upper.1.as_bytes());
-            let iter =
-                self.db.iterator_cf(self.cf(cf), IteratorMode::From(&start, Direction::Reverse));
+            let mut merged = Vec::with_capacity(sources.len());
+            for (cf, prefix) in sources {
+                let mut start = prefix.clone();
+                start.extend_from_slice(&upper.0.to_be_bytes());
+                start.extend_from_slice(upper.1.as_bytes());
+                let iter = self
+                    .db
+                    .iterator_cf(self.cf(cf), IteratorMode::From(&start, Direction::Reverse));
+                let mut source = Source { iter, prefix, from: q.from, head: None };
+                source.advance()?;
+                merged.push(source);
+            }
             let mut last_seen = None;
-            for (scanned, item) in iter.enumerate() {
-                let (k, v) = item?;
-                if !k.starts_with(&prefix) {
+            for scanned in 0.. {
+                // The source whose head is the newest.
+                let Some(newest) = merged
+                    .iter_mut()
+                    .filter(|s| s.head.is_some())
+                    .max_by_key(|s| s.head.map(|h| (h.0, h.1)))
+                else {
                     break;
-                }
-                let (time, id) = keys::split_time_id(&k[prefix.len()..])
-                    .ok_or_else(|| corrupt("index key", "short"))?;
-                if time < q.from {
-                    break;
-                }
+                };
+                let (time, id, code, flags) = newest.head.expect("filtered");
+                newest.advance()?;
                 if scanned == MAX_SCAN {
                     next = last_seen;
                     break;
                 }
                 last_seen = Some((time, id));
-                let code = v.first().copied().unwrap_or_default();
-                let flags = Flags(v.get(1).copied().unwrap_or_default());
-                let flag_ok = !flag_from_value || q.flag.is_none_or(|f| flags.has(f));
+                let flag_ok = q.flag.is_none_or(|f| Flags(flags).has(f));
                 if flag_ok && wanted(time, &id, code) {
                     candidates.push((time, id));
                     if candidates.len() == limit {
@@ -409,6 +417,31 @@ impl ChainStore {
         let iter =
             self.db.iterator_cf(self.cf(CF_AUDIT), IteratorMode::From(&start, Direction::Reverse));
         iter.take(limit).map(|item| Ok(item?.1.to_vec())).collect()
+    }
+}
+
+/// One index range read newest first, its next entry held in `head`.
+struct Source<'a> {
+    iter: rocksdb::DBIteratorWithThreadMode<'a, rocksdb::DB>,
+    prefix: Vec<u8>,
+    from: u64,
+    /// time, id, kind code, flags
+    head: Option<(u64, Hash, u8, u8)>,
+}
+
+impl Source<'_> {
+    fn advance(&mut self) -> Result<()> {
+        self.head = match self.iter.next().transpose()? {
+            Some((k, v)) if k.starts_with(&self.prefix) => {
+                let (time, id) = keys::split_time_id(&k[self.prefix.len()..])
+                    .ok_or_else(|| corrupt("index key", "short"))?;
+                let code = v.first().copied().unwrap_or_default();
+                let flags = v.get(1).copied().unwrap_or_default();
+                (time >= self.from).then_some((time, id, code, flags))
+            }
+            _ => None,
+        };
+        Ok(())
     }
 }
 

@@ -12,10 +12,17 @@ pub fn phone_bytes(phone: &str) -> [u8; 16] {
     out
 }
 
-pub fn client_time(client_id: &str, time: u64, id: &Hash) -> Vec<u8> {
-    let mut k = Vec::with_capacity(client_id.len() + 41);
+/// `client id, 0, kind code`: the start of a client's records of one kind in time order.
+pub fn client_kind_prefix(client_id: &str, kind: u8) -> Vec<u8> {
+    let mut k = Vec::with_capacity(client_id.len() + 42);
     k.extend_from_slice(client_id.as_bytes());
     k.push(0);
+    k.push(kind);
+    k
+}
+
+pub fn client_time(client_id: &str, kind: u8, time: u64, id: &Hash) -> Vec<u8> {
+    let mut k = client_kind_prefix(client_id, kind);
     k.extend_from_slice(&time.to_be_bytes());
     k.extend_from_slice(id.as_bytes());
     k

@@ -8,7 +8,7 @@
 //! | `block_txs` | height (u64 BE) | transaction ids in order, 32 bytes each |
 //! | `certs` | height (u64 BE) | commit certificate (JSON) |
 //! | `txs` | tx id | height, position and canonical bytes |
-//! | `idx_client_time` | client id, 0, time (u64 BE), tx id | record kind, flags (1 byte each) |
+//! | `idx_client_time` | client id, 0, record kind (1), time (u64 BE), tx id | record kind, flags (1 byte each) |
 //! | `idx_phone` | phone (16 bytes), client id, 0, time (u64 BE), tx id | record kind, flags |
 //! | `idx_deposit` | deposit hash, 0, tx id | empty |
 //! | `clients` | client id | sealed key, status, filings |
@@ -489,7 +489,8 @@ impl ChainStore {
         let phone = keys::phone_bytes(record.phone());
         let time = record.time();
         let value = vec![keys::kind_code(record), flags.0];
-        cfs.client_time.push((keys::client_time(&r.client_id, time, &id), value.clone()));
+        let kind = keys::kind_code(record);
+        cfs.client_time.push((keys::client_time(&r.client_id, kind, time, &id), value.clone()));
         cfs.phone.push((keys::phone(&phone, &r.client_id, time, &id), value));
         if let Some(deposit) = record.deposit_hash() {
             cfs.deposit.push((keys::deposit(deposit, &id), Vec::new()));

@@ -145,6 +145,8 @@ fn a_committed_block_reads_back_with_every_index() {
     assert_eq!(found_ids(&store.search(&by_deposit).unwrap()), vec![txs[0].id()]);
     let by_phone = RecordQuery { phone: Some(PHONE.into()), ..query() };
     assert_eq!(found_ids(&store.search(&by_phone).unwrap()), vec![txs[1].id(), txs[0].id()]);
+    // Without a kind the search merges the client's kinds, newest first.
+    assert_eq!(found_ids(&store.search(&query()).unwrap()), vec![txs[1].id(), txs[0].id()]);
     let by_time = RecordQuery { from: 1_600_000_050, to: 1_700_000_000, ..query() };
     assert_eq!(found_ids(&store.search(&by_time).unwrap()), vec![txs[1].id()]);
     let history = store.consent_history("c1", Channel::Voice, PHONE).unwrap();
