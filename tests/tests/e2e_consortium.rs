@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use cunzheng_e2e::{missing, verify_chain, Consortium, ConsortiumOptions};
+use cunzheng_e2e::{cunzheng, missing, verify_chain, Consortium, ConsortiumOptions};
 use cunzheng_types::{record::Endpoint, unix_now, Hash};
 use serde_json::{json, Value};
 
@@ -374,4 +374,32 @@ async fn e2e_consortium_members_agree_on_verdicts() {
         (entries[0]["reader"].as_str(), entries[0]["client_id"].as_str()),
         (Some("auditor"), Some("demo"))
     );
+
+    // Every member's gateway refuses a client the rules refuse: one without a filing (10006),
+    // then the demo client once suspended (10006), whichever member the call reaches.
+    let admin = c.dir.join("admin.token");
+    let operator = |args: &[&str]| {
+        let mut all = vec!["client"];
+        all.extend_from_slice(args);
+        all.extend(["--api", &c.demo.api, "--admin-token-file", admin.to_str().unwrap()]);
+        let (ok, out) = cunzheng(&all);
+        assert!(ok, "{out}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let added = operator(&["add", "--id", "nofile"]);
+    let key = added["client_key"].as_str().unwrap();
+    let nofile = |i: usize| cunzheng_client::Client::new(&c.members[i].api(), "nofile", key);
+    let height = added["block_height"].as_u64().unwrap();
+    for i in 0..4 {
+        c.wait_height(i, height, READY).await.unwrap();
+        let answer = nofile(i).deposit(VOICE_ADD, &consent).await.unwrap();
+        assert_eq!(answer.code, 10006, "member {}: {}", i + 1, answer.msg);
+    }
+    let suspended = operator(&["suspend", "demo", "--reason", "complaints"]);
+    let height = suspended["block_height"].as_u64().unwrap();
+    for i in 0..4 {
+        c.wait_height(i, height, READY).await.unwrap();
+        let answer = c.client(i).deposit(VOICE_ADD, &consent).await.unwrap();
+        assert_eq!(answer.code, 10006, "member {}: {}", i + 1, answer.msg);
+    }
 }

@@ -47,16 +47,8 @@ async fn deposit(
         axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge(limit))?;
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadParam(format!("body is not valid JSON: {e}")))?;
+    let client = authenticate(state, &value, |entry| standing(entry, endpoint))?;
     let envelope = Envelope::parse(&value)?;
-    let client = state.auth.verify(
-        &state.chain,
-        envelope.client_id,
-        envelope.timestamp,
-        envelope.client_token,
-        state.config.time_window_secs,
-    )?;
-    standing(&client.entry, endpoint)?;
-    state.auth.admit(&client.client_id)?;
 
     let list = envelope.list()?;
     if list.is_empty() || list.len() > endpoint.max_records() {
@@ -92,16 +84,32 @@ async fn deposit(
 }
 
 /// The client of a body in the documented envelope (`timestamp`, `client_id`,
-/// `client_token`), checked as a deposit's is and counted against its rate.
-pub(crate) fn authenticate(state: &AppState, body: &Value) -> Result<Authenticated, ApiError> {
+/// `client_token`): its token and timestamp checked, then `standing`, then its rate.
+pub(crate) fn authenticate(
+    state: &AppState,
+    body: &Value,
+    standing: impl FnOnce(&ClientEntry) -> Result<(), ApiError>,
+) -> Result<Authenticated, ApiError> {
     let envelope = Envelope::parse(body)?;
-    let client = state.auth.verify(
+    let verified = state.auth.verify(
         &state.chain,
         envelope.client_id,
         envelope.timestamp,
         envelope.client_token,
         state.config.time_window_secs,
-    )?;
+    );
+    let client = match verified {
+        // A member node holds no operator secret and cannot check the token; it still answers
+        // 10006 or 10007 for a client the chain's rules refuse, as every member would.
+        Err(ApiError::Unavailable(reason)) => {
+            if let Some(entry) = state.chain.client(envelope.client_id) {
+                standing(&entry)?;
+            }
+            return Err(ApiError::Unavailable(reason));
+        }
+        other => other?,
+    };
+    standing(&client.entry)?;
     state.auth.admit(&client.client_id)?;
     Ok(client)
 }

@@ -201,10 +201,7 @@ pub async fn change_filing(
 ) -> Result<Answer, ApiError> {
     let keys = operator(&state, &headers)?;
     let filing = body::<FilingRequest>(&bytes)?.into_filing(Some(filing_id))?;
-    let client = state.chain.client(&client_id).ok_or(ApiError::NotFound)?;
-    if !client.filings.iter().any(|f| f.filing.filing_id == filing.filing_id) {
-        return Err(ApiError::NotFound);
-    }
+    approved_filing(&state, &client_id, &filing.filing_id)?;
     let action = OperatorAction::ChangeFiling { client_id, filing: filing.clone() };
     let height = commit_operator_txs(&state, keys, vec![action]).await?;
     Ok(Answer::success(json!({ "filing": filing_value(&filing), "block_height": height })))
@@ -219,13 +216,19 @@ pub async fn revoke_filing(
 ) -> Result<Answer, ApiError> {
     let keys = operator(&state, &headers)?;
     let req: Revocation = body(&bytes)?;
-    let client = state.chain.client(&client_id).ok_or(ApiError::NotFound)?;
-    if !client.filings.iter().any(|f| f.filing.filing_id == filing_id) {
-        return Err(ApiError::NotFound);
-    }
+    approved_filing(&state, &client_id, &filing_id)?;
     let action = OperatorAction::RevokeFiling { client_id, filing_id, reason: req.reason };
     let height = commit_operator_txs(&state, keys, vec![action]).await?;
     Ok(Answer::success(json!({ "block_height": height })))
+}
+
+/// 10010 unless the client has the approved filing `filing_id`.
+fn approved_filing(state: &AppState, client_id: &str, filing_id: &str) -> Result<(), ApiError> {
+    let client = state.chain.client(client_id).ok_or(ApiError::NotFound)?;
+    match client.filings.iter().any(|f| f.filing.filing_id == filing_id) {
+        true => Ok(()),
+        false => Err(ApiError::NotFound),
+    }
 }
 
 /// `POST /v1/operator/clients/{id}/rotate-key`: seals a new key on the chain and shows it
