@@ -87,6 +87,11 @@ impl DevNode {
         }
     }
 
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn client(&self) -> Client {
         Client::new(
             &self.credentials.api,

@@ -39,6 +39,12 @@ pub struct Args {
     /// Records per synced batch in the raw comparison (the node's block size).
     #[arg(long, default_value_t = 10_000)]
     raw_batch: usize,
+    /// A node process on this machine whose CPU and resident memory to report (repeatable).
+    #[arg(long = "node-pid")]
+    node_pids: Vec<u32>,
+    /// A node's data directory on this machine, to report its growth per record (repeatable).
+    #[arg(long = "node-data")]
+    node_data: Vec<std::path::PathBuf>,
 }
 
 struct ClientRun {
@@ -64,6 +70,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         client.api()
     );
 
+    let cpu_before: Vec<Option<f64>> = args.node_pids.iter().map(|p| cpu_seconds(*p)).collect();
+    let disk_before: Vec<u64> = args.node_data.iter().map(|d| disk_bytes(d)).collect();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     let mut tasks = JoinSet::new();
@@ -99,20 +107,90 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         records as f64 / blocks.max(1) as f64
     );
 
+    for (pid, before) in args.node_pids.iter().zip(cpu_before) {
+        let cores = before.zip(cpu_seconds(*pid)).map(|(b, a)| (a - b) / elapsed);
+        let (rss, peak) = memory_kib(*pid).unwrap_or_default();
+        println!(
+            "node {pid:<9} cpu {} cores, rss {} MiB (peak {} MiB)",
+            cores.map_or("?".into(), |c| format!("{c:.2}")),
+            rss / 1024,
+            peak / 1024
+        );
+    }
+    for (dir, before) in args.node_data.iter().zip(disk_before) {
+        let grown = disk_bytes(dir).saturating_sub(before);
+        println!(
+            "disk           {} grew {} bytes, {:.0} bytes per record (memtables and logs not yet compacted included)",
+            dir.display(),
+            grown,
+            grown as f64 / records.max(1) as f64
+        );
+    }
+
     if !args.no_raw && records > 0 {
-        let raw = raw_rate(
+        let limits = limits(
             client.client_id(),
             args.endpoint,
+            batch,
             records.min(2_000_000) as usize,
             args.raw_batch,
         )?;
         println!(
-            "raw rocksdb    {raw:.0} records/s (synced batches of {}, one key per record)",
-            args.raw_batch
+            "raw rocksdb    {:.0} records/s (synced batches of {}, one key per record)",
+            limits.rocksdb, args.raw_batch
         );
-        println!("ratio          {:.2} of raw", rate / raw);
+        println!(
+            "raw sha-256    {:.0} records/s (leaf hash of the canonical bytes, one core)",
+            limits.sha256
+        );
+        println!(
+            "raw json       {:.0} records/s (parsing the same request bodies, one core)",
+            limits.json
+        );
+        println!(
+            "ratio          {:.3} of raw rocksdb, {:.4} of sha-256, {:.4} of json parsing",
+            rate / limits.rocksdb,
+            rate / limits.sha256,
+            rate / limits.json
+        );
     }
     Ok(())
+}
+
+/// User and system CPU seconds a process has used, from `/proc/PID/stat` (Linux; 100 ticks a
+/// second, the kernel's user-visible `USER_HZ`).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields count from after its closing parenthesis.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// Resident and peak resident memory of a process, in KiB.
+fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Bytes of the files below `dir`.
+fn disk_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => disk_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 async fn height(client: &Client) -> anyhow::Result<u64> {
@@ -167,22 +245,62 @@ fn record(endpoint: Endpoint, run_id: u32, task: usize, seq: u64, i: usize) -> V
     }
 }
 
-/// Raw RocksDB batch writes of the same records: id -> canonical bytes, synced per batch.
-fn raw_rate(client_id: &str, endpoint: Endpoint, n: usize, batch: usize) -> anyhow::Result<f64> {
+/// The machine's limits for the records of a run, in records per second.
+struct Limits {
+    /// Synced RocksDB batch writes: id -> canonical bytes, one key per record.
+    rocksdb: f64,
+    /// Leaf hashes (SHA-256) of the canonical bytes, on one core.
+    sha256: f64,
+    /// JSON parsing of the request bodies that carry the records, on one core.
+    json: f64,
+}
+
+/// Measures each limit over `n` records like the run's (`batch` a call).
+fn limits(
+    client_id: &str,
+    endpoint: Endpoint,
+    batch: usize,
+    n: usize,
+    raw_batch: usize,
+) -> anyhow::Result<Limits> {
     let now = unix_now();
-    let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
-        .map(|i| {
-            let v = record(endpoint, 0, 0, 0, i);
+    let values: Vec<Value> = (0..n).map(|i| record(endpoint, 0, 0, 0, i)).collect();
+    let txs: Vec<SealedTx> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
             let record =
-                Record::from_json(endpoint, i, &v, now, now).expect("generated records are valid");
-            let tx = SealedTx::new(Transaction::Record(RecordTx {
-                client_id: client_id.to_owned(),
-                record,
-            }));
-            (tx.id().0.to_vec(), tx.bytes().to_vec())
+                Record::from_json(endpoint, i, v, now, now).expect("generated records are valid");
+            SealedTx::new(Transaction::Record(RecordTx { client_id: client_id.to_owned(), record }))
         })
         .collect();
+
+    let started = Instant::now();
+    let mut sink = 0u8;
+    for tx in &txs {
+        sink ^= cunzheng_types::merkle::leaf_hash(tx.bytes()).0[0];
+    }
+    let sha256 = n as f64 / started.elapsed().as_secs_f64();
+
+    let bodies: Vec<Vec<u8>> = values
+        .chunks(batch)
+        .map(|list| {
+            let body = json!({"timestamp": now, "client_id": client_id, "client_token": "0".repeat(64),
+                "param": {"list": list}});
+            serde_json::to_vec(&body).expect("a JSON value serializes")
+        })
+        .collect();
+    let started = Instant::now();
+    for body in &bodies {
+        let parsed: Value = serde_json::from_slice(body)?;
+        sink ^= u8::from(parsed.is_object());
+    }
+    let json = n as f64 / started.elapsed().as_secs_f64();
+    std::hint::black_box(sink);
+
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> =
+        txs.iter().map(|tx| (tx.id().0.to_vec(), tx.bytes().to_vec())).collect();
     let dir = tempfile::tempdir()?;
-    let took = cunzheng_store::raw_batch_write(dir.path(), &pairs, batch)?;
-    Ok(n as f64 / took.as_secs_f64())
+    let took = cunzheng_store::raw_batch_write(dir.path(), &pairs, raw_batch)?;
+    Ok(Limits { rocksdb: n as f64 / took.as_secs_f64(), sha256, json })
 }
