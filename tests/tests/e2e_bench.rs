@@ -1,6 +1,7 @@
 //! `cunzheng bench` and `cunzheng bench-reads` against a real dev node: every figure they
 //! promise is printed and plausible (rates above zero, the node's CPU, memory and disk, the
-//! machine's limits), for a consent load and for a call load whose records get verdicts.
+//! machine's limits), for a consent load, a call load whose records get verdicts and the
+//! mixed load.
 
 use cunzheng_e2e::{cunzheng, DevNode};
 
@@ -51,6 +52,32 @@ async fn e2e_bench_prints_rate_latency_cpu_memory_disk_and_the_machines_limits()
         }
         assert!(figure(&out, "ratio") > 0.0, "{out}");
     }
+
+    // The mixed load: every operation runs, nothing is refused, and memory is sampled.
+    let (ok, out) = cunzheng([
+        "bench",
+        "--credentials",
+        creds.to_str().unwrap(),
+        "--mix",
+        "--clients",
+        "2",
+        "--duration",
+        "4",
+        "--batch",
+        "50",
+        "--no-raw",
+        "--node-pid",
+        &pid,
+        "--sample-secs",
+        "1",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("(0 refused)"), "{out}");
+    for op in ["consent", "call", "lookup", "proof", "withdrawal"] {
+        assert!(figure(&out, &format!("  {op}")) > 0.0, "{op}: {out}");
+    }
+    let series = out.lines().find(|l| l.starts_with("rss MiB")).expect("an rss series");
+    assert!(series.split(": ").nth(1).unwrap().split(' ').count() >= 2, "{series}");
 
     let (ok, out) =
         cunzheng(["bench-reads", "--credentials", creds.to_str().unwrap(), "--repeat", "2"]);

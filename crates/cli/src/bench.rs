@@ -45,14 +45,49 @@ pub struct Args {
     /// A node's data directory on this machine, to report its growth per record (repeatable).
     #[arg(long = "node-data")]
     node_data: Vec<std::path::PathBuf>,
+    /// A mixed load instead of one endpoint: in every 20 calls of a client, 8 voice consents,
+    /// 8 voice calls, 1 withdrawal of phones it consented, 2 record lookups and 1 proof.
+    #[arg(long)]
+    mix: bool,
+    /// Sample the resident memory of each `--node-pid` this often, in seconds, and print the
+    /// series (a soak shows whether memory stays flat).
+    #[arg(long)]
+    sample_secs: Option<u64>,
 }
 
+/// What one client did: records deposited, calls made, and each operation's latencies.
+#[derive(Default)]
 struct ClientRun {
     records: u64,
     calls: u64,
     refused: u64,
     latencies: Vec<Duration>,
+    ops: std::collections::BTreeMap<&'static str, Vec<Duration>>,
 }
+
+/// The operations of a mixed load, in the order each client repeats them.
+const MIX: [&str; 20] = [
+    "consent",
+    "call",
+    "consent",
+    "call",
+    "lookup",
+    "consent",
+    "call",
+    "consent",
+    "call",
+    "proof",
+    "consent",
+    "call",
+    "consent",
+    "call",
+    "lookup",
+    "consent",
+    "call",
+    "consent",
+    "call",
+    "withdrawal",
+];
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.endpoint.action == Action::Withdraw {
@@ -78,18 +113,54 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for task in 0..args.clients {
         let client = client.clone();
         let endpoint = args.endpoint;
-        tasks.spawn(async move { load(&client, endpoint, batch, run_id, task, deadline).await });
+        let mix = args.mix;
+        tasks.spawn(async move {
+            match mix {
+                true => load_mix(&client, batch, run_id, task, deadline).await,
+                false => load(&client, endpoint, batch, run_id, task, deadline).await,
+            }
+        });
     }
+    let sampler = args.sample_secs.map(|every| {
+        let pids = args.node_pids.clone();
+        tokio::spawn(async move {
+            let mut series: Vec<Vec<u64>> = vec![Vec::new(); pids.len()];
+            let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
+            while Instant::now() < deadline {
+                tick.tick().await;
+                for (pid, s) in pids.iter().zip(&mut series) {
+                    s.push(memory_kib(*pid).map_or(0, |m| m.0 / 1024));
+                }
+            }
+            series
+        })
+    });
     let mut runs = Vec::new();
     while let Some(r) = tasks.join_next().await {
         runs.push(r.context("a client task panicked")??);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    if let Some(sampler) = sampler {
+        for (pid, series) in args.node_pids.iter().zip(sampler.await?) {
+            let text: Vec<String> = series.iter().map(u64::to_string).collect();
+            println!(
+                "rss MiB {pid:<7} every {} s: {}",
+                args.sample_secs.unwrap_or(1),
+                text.join(" ")
+            );
+        }
+    }
     let after = height(&client).await?;
 
     let records: u64 = runs.iter().map(|r| r.records).sum();
     let calls: u64 = runs.iter().map(|r| r.calls).sum();
     let refused: u64 = runs.iter().map(|r| r.refused).sum();
+    let mut ops: std::collections::BTreeMap<&str, Vec<Duration>> = Default::default();
+    for r in &runs {
+        for (op, l) in &r.ops {
+            ops.entry(op).or_default().extend(l);
+        }
+    }
     let mut lat: Vec<Duration> = runs.into_iter().flat_map(|r| r.latencies).collect();
     lat.sort();
     let pct = |p: f64| {
@@ -106,6 +177,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         blocks as f64 / elapsed,
         records as f64 / blocks.max(1) as f64
     );
+    for (op, mut l) in ops {
+        l.sort();
+        let at = |p: f64| l[((l.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
+        println!(
+            "  {op:<12} {:>6} calls, {:>8.1}/s, p50 {:.1} ms, p99 {:.1} ms",
+            l.len(),
+            l.len() as f64 / elapsed,
+            at(0.5),
+            at(0.99)
+        );
+    }
 
     for (pid, before) in args.node_pids.iter().zip(cpu_before) {
         let cores = before.zip(cpu_seconds(*pid)).map(|(b, a)| (a - b) / elapsed);
@@ -207,7 +289,7 @@ async fn load(
     task: usize,
     deadline: Instant,
 ) -> anyhow::Result<ClientRun> {
-    let mut out = ClientRun { records: 0, calls: 0, refused: 0, latencies: Vec::new() };
+    let mut out = ClientRun::default();
     let mut seq = 0u64;
     while Instant::now() < deadline {
         let list: Vec<Value> = (0..batch).map(|i| record(endpoint, run_id, task, seq, i)).collect();
@@ -222,6 +304,70 @@ async fn load(
             out.refused += 1;
             if answer.code == 10003 {
                 bail!("the node refused a generated record: {}", answer.msg);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One client's mixed loop ([`MIX`]): deposits of fresh consents and calls, withdrawals of
+/// phones it consented before, lookups and proofs of records it deposited.
+async fn load_mix(
+    client: &Client,
+    batch: usize,
+    run_id: u32,
+    task: usize,
+    deadline: Instant,
+) -> anyhow::Result<ClientRun> {
+    let (consent, call, withdraw) = (Endpoint::ALL[0], Endpoint::ALL[1], Endpoint::ALL[2]);
+    let mut out = ClientRun::default();
+    let mut last_consents: Vec<Value> = Vec::new();
+    let mut seq = 0u64;
+    while Instant::now() < deadline {
+        let op = MIX[(seq as usize) % MIX.len()];
+        seq += 1;
+        let batch_of = |e: Endpoint| batch.min(e.max_records());
+        let t0 = Instant::now();
+        let (answer, records) = match op {
+            "consent" => {
+                let list: Vec<Value> =
+                    (0..batch_of(consent)).map(|i| record(consent, run_id, task, seq, i)).collect();
+                let answer = client.deposit(consent, &list).await?;
+                last_consents = list;
+                (Some(answer), batch_of(consent))
+            }
+            "call" => {
+                let list: Vec<Value> =
+                    (0..batch_of(call)).map(|i| record(call, run_id, task, seq, i)).collect();
+                (Some(client.deposit(call, &list).await?), batch_of(call))
+            }
+            "withdrawal" if !last_consents.is_empty() => {
+                let list: Vec<Value> =
+                    last_consents.iter().map(|c| json!({"phone": c["phone"]})).collect();
+                (Some(client.deposit(withdraw, &list).await?), list.len())
+            }
+            "lookup" | "proof" if !last_consents.is_empty() => {
+                let ids = client.tx_ids(consent, &last_consents[..1], unix_now())?;
+                let found = match op {
+                    "lookup" => client.tx(&ids[0]).await?,
+                    _ => client.proof(&ids[0]).await?,
+                };
+                if found.is_none() {
+                    bail!("a deposited record was not found by its {op}");
+                }
+                (None, 0)
+            }
+            _ => continue,
+        };
+        let took = t0.elapsed();
+        out.ops.entry(op).or_default().push(took);
+        if let Some(answer) = answer {
+            out.latencies.push(took);
+            out.calls += 1;
+            match answer.code {
+                0 => out.records += records as u64,
+                10003 => bail!("the node refused a generated record: {}", answer.msg),
+                _ => out.refused += 1,
             }
         }
     }
