@@ -100,7 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "bench: {} clients x calls of {batch} on {} for {} s against {}",
         args.clients,
-        args.endpoint.path(),
+        if args.mix { "a mixed load" } else { args.endpoint.path() },
         args.duration,
         client.api()
     );
