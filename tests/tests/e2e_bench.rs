@@ -78,6 +78,7 @@ async fn e2e_bench_prints_rate_latency_cpu_memory_disk_and_the_machines_limits()
     }
     let series = out.lines().find(|l| l.starts_with("rss MiB")).expect("an rss series");
     assert!(series.split(": ").nth(1).unwrap().split(' ').count() >= 2, "{series}");
+    assert!(out.lines().any(|l| l.starts_with("records/s every 1 s: ")), "{out}");
 
     let (ok, out) =
         cunzheng(["bench-reads", "--credentials", creds.to_str().unwrap(), "--repeat", "2"]);

@@ -123,16 +123,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let sampler = args.sample_secs.map(|every| {
         let pids = args.node_pids.clone();
+        let client = client.clone();
         tokio::spawn(async move {
             let mut series: Vec<Vec<u64>> = vec![Vec::new(); pids.len()];
+            let mut rates = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
+            let mut last: Option<(Instant, u64)> = None;
             while Instant::now() < deadline {
                 tick.tick().await;
                 for (pid, s) in pids.iter().zip(&mut series) {
                     s.push(memory_kib(*pid).map_or(0, |m| m.0 / 1024));
                 }
+                if let Ok(status) = client.status().await {
+                    let size = status.data["log_size"].as_u64().unwrap_or(0);
+                    let now = Instant::now();
+                    if let Some((t, n)) = last {
+                        rates.push(size.saturating_sub(n) as f64 / (now - t).as_secs_f64());
+                    }
+                    last = Some((now, size));
+                }
             }
-            series
+            (series, rates)
         })
     });
     let mut runs = Vec::new();
@@ -141,14 +152,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(sampler) = sampler {
-        for (pid, series) in args.node_pids.iter().zip(sampler.await?) {
+        let every = args.sample_secs.unwrap_or(1);
+        let (series, rates) = sampler.await?;
+        for (pid, series) in args.node_pids.iter().zip(series) {
             let text: Vec<String> = series.iter().map(u64::to_string).collect();
-            println!(
-                "rss MiB {pid:<7} every {} s: {}",
-                args.sample_secs.unwrap_or(1),
-                text.join(" ")
-            );
+            println!("rss MiB {pid:<7} every {every} s: {}", text.join(" "));
         }
+        let text: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        println!("records/s every {every} s: {}", text.join(" "));
     }
     let after = height(&client).await?;
 

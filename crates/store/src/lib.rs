@@ -44,8 +44,8 @@ use cunzheng_types::{
     Block, BlockHeader, Certificate, Channel, Genesis, Hash, SealedTx, Transaction,
 };
 use rocksdb::{
-    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options,
-    WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
+    Options, WriteBatch, WriteOptions, DB,
 };
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -203,6 +203,12 @@ impl std::fmt::Debug for ChainStore {
     }
 }
 
+/// Memory all memtables together may hold before the largest is flushed.
+const MEMTABLES_BYTES: usize = 256 << 20;
+/// The block cache every column family shares; it also holds the tables' index and filter
+/// blocks, so that a growing database does not grow the node's memory with it.
+const BLOCK_CACHE_BYTES: usize = 128 << 20;
+
 fn db_options() -> Options {
     let mut o = Options::default();
     o.create_if_missing(true);
@@ -210,31 +216,39 @@ fn db_options() -> Options {
     o.increase_parallelism(2);
     o.set_max_background_jobs(2);
     o.set_bytes_per_sync(1 << 20);
+    o.set_db_write_buffer_size(MEMTABLES_BYTES);
     o
 }
 
-fn cf_options(name: &str) -> Options {
+fn cf_options(name: &str, cache: &Cache) -> Options {
     let mut o = Options::default();
     o.set_compression_type(DBCompressionType::Lz4);
     o.set_write_buffer_size(64 << 20);
+    let mut t = BlockBasedOptions::default();
+    t.set_block_cache(cache);
+    t.set_cache_index_and_filter_blocks(true);
+    t.set_pin_l0_filter_and_index_blocks_in_cache(true);
     if [CF_TXS, CF_CONSENT, CF_DAILY].contains(&name) {
         // Most lookups at submission are for ids that are not there yet, and most phones of a
         // block have no consent history or count yet: bloom filters let those lookups skip
         // both the memtable and the tables.
-        let mut t = BlockBasedOptions::default();
         t.set_bloom_filter(10.0, false);
-        o.set_block_based_table_factory(&t);
         o.set_memtable_whole_key_filtering(true);
         o.set_memtable_prefix_bloom_ratio(0.05);
     }
+    o.set_block_based_table_factory(&t);
     o
+}
+
+fn descriptors() -> Result<Vec<ColumnFamilyDescriptor>> {
+    let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
+    Ok(ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n, &cache))).collect())
 }
 
 impl ChainStore {
     /// Opens or creates the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
-        let db = DB::open_cf_descriptors(&db_options(), path, cfs)?;
+        let db = DB::open_cf_descriptors(&db_options(), path, descriptors()?)?;
         let store = ChainStore { db: Arc::new(db) };
         store.check_format()?;
         store.ensure_log()?;
@@ -262,10 +276,9 @@ impl ChainStore {
     /// Opens the database at `path` for reading only, as an auditor replays a stopped node's
     /// chain: nothing is written, not even the log tiles an older database lacks.
     pub fn open_read_only(path: &Path) -> Result<Self> {
-        let cfs = ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
         let mut options = db_options();
         options.create_if_missing(false);
-        let db = DB::open_cf_descriptors_read_only(&options, path, cfs, false)?;
+        let db = DB::open_cf_descriptors_read_only(&options, path, descriptors()?, false)?;
         let store = ChainStore { db: Arc::new(db) };
         let format = store.db.get_cf(store.cf(CF_META), KEY_FORMAT)?;
         match format {
