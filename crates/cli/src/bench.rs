@@ -65,29 +65,16 @@ struct ClientRun {
     ops: std::collections::BTreeMap<&'static str, Vec<Duration>>,
 }
 
-/// The operations of a mixed load, in the order each client repeats them.
-const MIX: [&str; 20] = [
-    "consent",
-    "call",
-    "consent",
-    "call",
-    "lookup",
-    "consent",
-    "call",
-    "consent",
-    "call",
-    "proof",
-    "consent",
-    "call",
-    "consent",
-    "call",
-    "lookup",
-    "consent",
-    "call",
-    "consent",
-    "call",
-    "withdrawal",
-];
+/// The operation of a client's `n`th call in a mixed load. Each five calls are a consent, a
+/// call, a consent, a call, then a lookup, a proof, a lookup or a withdrawal in turn; so in
+/// every 20 calls, 8 consents, 8 calls, 2 lookups, 1 proof and 1 withdrawal.
+fn mix_op(n: u64) -> &'static str {
+    match n % 5 {
+        0 | 2 => "consent",
+        1 | 3 => "call",
+        _ => ["lookup", "proof", "lookup", "withdrawal"][(n % 20 / 5) as usize],
+    }
+}
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.endpoint.action == Action::Withdraw {
@@ -321,7 +308,7 @@ async fn load(
     Ok(out)
 }
 
-/// One client's mixed loop ([`MIX`]): deposits of fresh consents and calls, withdrawals of
+/// One client's mixed loop ([`mix_op`]): deposits of fresh consents and calls, withdrawals of
 /// phones it consented before, lookups and proofs of records it deposited.
 async fn load_mix(
     client: &Client,
@@ -335,7 +322,7 @@ async fn load_mix(
     let mut last_consents: Vec<Value> = Vec::new();
     let mut seq = 0u64;
     while Instant::now() < deadline {
-        let op = MIX[(seq as usize) % MIX.len()];
+        let op = mix_op(seq);
         seq += 1;
         let batch_of = |e: Endpoint| batch.min(e.max_records());
         let t0 = Instant::now();
