@@ -303,7 +303,7 @@ pub async fn scrub(
     let signed =
         !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("x-client-id");
     let reader = if signed {
-        Reader::Client(crate::deposit::authenticate(&state, &body, |_| Ok(()))?.client_id)
+        Reader::Client(crate::deposit::authenticate(&state, &body, |_| Ok(()))?.0.client_id)
     } else {
         reader(&state, &headers)?
     };

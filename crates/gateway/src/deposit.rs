@@ -47,8 +47,7 @@ async fn deposit(
         axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge(limit))?;
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadParam(format!("body is not valid JSON: {e}")))?;
-    let client = authenticate(state, &value, |entry| standing(entry, endpoint))?;
-    let envelope = Envelope::parse(&value)?;
+    let (client, envelope) = authenticate(state, &value, |entry| standing(entry, endpoint))?;
 
     let list = envelope.list()?;
     if list.is_empty() || list.len() > endpoint.max_records() {
@@ -84,12 +83,13 @@ async fn deposit(
 }
 
 /// The client of a body in the documented envelope (`timestamp`, `client_id`,
-/// `client_token`): its token and timestamp checked, then `standing`, then its rate.
-pub(crate) fn authenticate(
+/// `client_token`): its token and timestamp checked, then `standing`, then its rate. Returns
+/// the envelope too, for the call's other members.
+pub(crate) fn authenticate<'a>(
     state: &AppState,
-    body: &Value,
+    body: &'a Value,
     standing: impl FnOnce(&ClientEntry) -> Result<(), ApiError>,
-) -> Result<Authenticated, ApiError> {
+) -> Result<(Authenticated, Envelope<'a>), ApiError> {
     let envelope = Envelope::parse(body)?;
     let verified = state.auth.verify(
         &state.chain,
@@ -111,7 +111,7 @@ pub(crate) fn authenticate(
     };
     standing(&client.entry)?;
     state.auth.admit(&client.client_id)?;
-    Ok(client)
+    Ok((client, envelope))
 }
 
 /// Whether a client may deposit on `endpoint`'s channel: 10006 when suspended or without any
@@ -138,7 +138,7 @@ fn refusal(state: &AppState, client_id: &str, endpoint: Endpoint, reason: String
 }
 
 /// The documented envelope, with keys matched after trimming white space.
-struct Envelope<'a> {
+pub(crate) struct Envelope<'a> {
     timestamp: u64,
     client_id: &'a str,
     client_token: &'a str,

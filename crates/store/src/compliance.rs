@@ -269,12 +269,11 @@ impl ChainStore {
                 && (time, *id) <= upper
                 && (inclusive || (time, *id) != upper)
         };
-        let mut candidates: Vec<(u64, Hash)> = Vec::new();
-        let mut next = None;
-
         if let Some(deposit) = &q.deposit_hash {
+            // Few records share a deposit hash: read them all, keep the matches, one page.
             let mut prefix = deposit.as_bytes().to_vec();
             prefix.push(0);
+            let mut records = Vec::new();
             for id in self.ids_under(crate::CF_DEPOSIT, &prefix)? {
                 if let Some(entry) = self.tx(&id)? {
                     if let Ok(Transaction::Record(r)) = Transaction::from_canonical(&entry.bytes) {
@@ -284,76 +283,77 @@ impl ChainStore {
                             .as_deref()
                             .is_none_or(|p| p.eq_ignore_ascii_case(r.record.phone()));
                         let flag_ok = q.flag.is_none_or(|f| Flags(entry.flags).has(f));
+                        let time = r.record.time();
                         if r.client_id == q.client_id
                             && phone_ok
                             && flag_ok
-                            && wanted(r.record.time(), &id, code)
+                            && wanted(time, &id, code)
                         {
-                            candidates.push((r.record.time(), id));
+                            records.push(Found { id, time, entry });
                         }
                     }
                 }
             }
-            candidates.sort_unstable_by(|a, b| b.cmp(a));
-            candidates.truncate(limit);
-        } else {
-            // The narrowest index the query names; the client's time index is split by kind,
-            // so a search by kind reads only that kind and one without merges the six.
-            let sources: Vec<(&str, Vec<u8>)> = match (&q.phone, q.flag) {
-                (Some(phone), _) => vec![(
-                    crate::CF_PHONE,
-                    keys::phone_client_prefix(&keys::phone_bytes(phone), &q.client_id),
-                )],
-                (None, Some(flag)) => {
-                    let mut p = q.client_id.as_bytes().to_vec();
-                    p.push(0);
-                    p.push(flag.index());
-                    vec![(CF_FLAG, p)]
-                }
-                (None, None) => kind
-                    .map_or_else(|| (1..=6).collect(), |k| vec![k])
-                    .into_iter()
-                    .map(|code| {
-                        (crate::CF_CLIENT_TIME, keys::client_kind_prefix(&q.client_id, code))
-                    })
-                    .collect(),
-            };
-            let mut merged = Vec::with_capacity(sources.len());
-            for (cf, prefix) in sources {
-                let mut start = prefix.clone();
-                start.extend_from_slice(&upper.0.to_be_bytes());
-                start.extend_from_slice(upper.1.as_bytes());
-                let iter = self
-                    .db
-                    .iterator_cf(self.cf(cf), IteratorMode::From(&start, Direction::Reverse));
-                let mut source = Source { iter, prefix, from: q.from, head: None };
-                source.advance()?;
-                merged.push(source);
+            records.sort_unstable_by_key(|r| std::cmp::Reverse((r.time, r.id)));
+            records.truncate(limit);
+            return Ok(Page { records, next: None });
+        }
+
+        let mut candidates: Vec<(u64, Hash)> = Vec::new();
+        let mut next = None;
+        // The narrowest index the query names; the client's time index is split by kind,
+        // so a search by kind reads only that kind and one without merges the six.
+        let sources: Vec<(&str, Vec<u8>)> = match (&q.phone, q.flag) {
+            (Some(phone), _) => vec![(
+                crate::CF_PHONE,
+                keys::phone_client_prefix(&keys::phone_bytes(phone), &q.client_id),
+            )],
+            (None, Some(flag)) => {
+                let mut p = q.client_id.as_bytes().to_vec();
+                p.push(0);
+                p.push(flag.index());
+                vec![(CF_FLAG, p)]
             }
-            let mut last_seen = None;
-            for scanned in 0.. {
-                // The source whose head is the newest.
-                let Some(newest) = merged
-                    .iter_mut()
-                    .filter(|s| s.head.is_some())
-                    .max_by_key(|s| s.head.map(|h| (h.0, h.1)))
-                else {
+            (None, None) => kind
+                .map_or_else(|| (1..=6).collect(), |k| vec![k])
+                .into_iter()
+                .map(|code| (crate::CF_CLIENT_TIME, keys::client_kind_prefix(&q.client_id, code)))
+                .collect(),
+        };
+        let mut merged = Vec::with_capacity(sources.len());
+        for (cf, prefix) in sources {
+            let mut start = prefix.clone();
+            start.extend_from_slice(&upper.0.to_be_bytes());
+            start.extend_from_slice(upper.1.as_bytes());
+            let iter =
+                self.db.iterator_cf(self.cf(cf), IteratorMode::From(&start, Direction::Reverse));
+            let mut source = Source { iter, prefix, from: q.from, head: None };
+            source.advance()?;
+            merged.push(source);
+        }
+        let mut last_seen = None;
+        for scanned in 0.. {
+            // The source whose head is the newest.
+            let Some(newest) = merged
+                .iter_mut()
+                .filter(|s| s.head.is_some())
+                .max_by_key(|s| s.head.map(|h| (h.0, h.1)))
+            else {
+                break;
+            };
+            let (time, id, code, flags) = newest.head.expect("filtered");
+            newest.advance()?;
+            if scanned == MAX_SCAN {
+                next = last_seen;
+                break;
+            }
+            last_seen = Some((time, id));
+            let flag_ok = q.flag.is_none_or(|f| Flags(flags).has(f));
+            if flag_ok && wanted(time, &id, code) {
+                candidates.push((time, id));
+                if candidates.len() == limit {
+                    next = Some((time, id));
                     break;
-                };
-                let (time, id, code, flags) = newest.head.expect("filtered");
-                newest.advance()?;
-                if scanned == MAX_SCAN {
-                    next = last_seen;
-                    break;
-                }
-                last_seen = Some((time, id));
-                let flag_ok = q.flag.is_none_or(|f| Flags(flags).has(f));
-                if flag_ok && wanted(time, &id, code) {
-                    candidates.push((time, id));
-                    if candidates.len() == limit {
-                        next = Some((time, id));
-                        break;
-                    }
                 }
             }
         }
@@ -367,9 +367,6 @@ impl ChainStore {
             let entry: TxEntry =
                 postcard::from_bytes(&value).map_err(|e| corrupt("transaction", e))?;
             records.push(Found { id, time, entry });
-        }
-        if q.deposit_hash.is_some() {
-            next = None;
         }
         Ok(Page { records, next })
     }
