@@ -1,5 +1,5 @@
 //! The HTTP gateway: the six documented enterprise endpoints, chain queries, compliance reads,
-//! operator actions, Prometheus metrics and the OpenAPI document.
+//! operator actions, the web portal ([`portal`]), Prometheus metrics and the OpenAPI document.
 //!
 //! A deposit is answered `code: 0` only after every record of the call is in a committed
 //! block; every other outcome is one of the API's codes (see [`error::ApiError`]), mapped in
@@ -13,6 +13,7 @@ pub mod error;
 mod metrics;
 mod operator;
 mod pdf;
+pub mod portal;
 mod query;
 
 use std::{sync::Arc, time::Duration};
@@ -48,6 +49,8 @@ pub struct GatewayConfig {
     /// Members' staff who may read any client's records, as (name, Bearer token). Each read
     /// is written to the audit trail under the name.
     pub readers: Vec<(String, String)>,
+    /// The web portal, served by nodes that hold the operator keys.
+    pub portal: Option<portal::PortalConfig>,
 }
 
 impl Default for GatewayConfig {
@@ -61,6 +64,7 @@ impl Default for GatewayConfig {
             admin_token: None,
             role: "member",
             readers: Vec::new(),
+            portal: None,
         }
     }
 }
@@ -83,6 +87,7 @@ pub struct AppState {
     metrics: Metrics,
     /// The names of the other members this node is connected to, where it gossips.
     members_connected: std::sync::OnceLock<MembersConnected>,
+    portal: Option<portal::Portal>,
 }
 
 /// Names the other members this node is connected to now.
@@ -105,7 +110,12 @@ impl AppState {
             config.rate_per_sec,
             config.rate_burst,
         );
+        let portal = match (&config.portal, &operator) {
+            (Some(p), Some(_)) => Some(portal::Portal::new(p.clone(), chain.store().clone())),
+            _ => None,
+        };
         Arc::new(AppState {
+            portal,
             chain,
             config,
             operator,
@@ -160,5 +170,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/reports", get(compliance::reports))
         .route("/v1/filings", get(compliance::filings))
         .route("/v1/audit-trail", get(compliance::audit_trail))
+        .merge(portal::router())
         .with_state(state)
 }

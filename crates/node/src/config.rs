@@ -37,6 +37,14 @@
 //! reader_tokens = "readers.tokens"     # `<name> <token>` lines: members' staff who read any
 //!                                      # client's records, audited by name
 //! demo_credentials = "demo.json"       # operator nodes: register this client if missing
+//!
+//! [portal]     # the web portal, served by operator nodes at /portal/
+//! sms = "log"                          # "log": messages kept in the outbox (shown with --dev)
+//! # sms = "http"                       # or posted to a provider:
+//! # sms_url = "https://sms.example/send"
+//! # sms_template = '{"to":"{phone}","text":"{message}"}'
+//! # sms_content_type = "application/json"
+//! secure_cookies = false               # true behind TLS
 //! ```
 
 use std::{
@@ -47,7 +55,10 @@ use std::{
 use anyhow::Context;
 use cunzheng_builder::ChainConfig;
 use cunzheng_consensus::{EngineSettings, LinearTimeouts, Multiaddr};
-use cunzheng_gateway::GatewayConfig;
+use cunzheng_gateway::{
+    portal::{PortalConfig, SmsConfig},
+    GatewayConfig,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -63,6 +74,8 @@ pub struct Config {
     pub consensus: ConsensusSettings,
     #[serde(default)]
     pub keys: KeysConfig,
+    #[serde(default)]
+    pub portal: PortalSettings,
     /// Where relative key paths resolve: the configuration file's folder, or the data
     /// directory for the dev node.
     #[serde(skip)]
@@ -71,6 +84,32 @@ pub struct Config {
     /// so a benchmark can set deposit throughput with verdicts beside it without them.
     #[serde(skip)]
     pub without_verdicts: bool,
+}
+
+/// The web portal's settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalSettings {
+    /// `log` or `http`.
+    pub sms: String,
+    pub sms_url: Option<String>,
+    /// The provider's request body; `{phone}` and `{message}` are replaced.
+    pub sms_template: Option<String>,
+    pub sms_content_type: Option<String>,
+    /// Mark session cookies `Secure`.
+    pub secure_cookies: bool,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        PortalSettings {
+            sms: "log".into(),
+            sms_url: None,
+            sms_template: None,
+            sms_content_type: None,
+            secure_cookies: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -219,6 +258,7 @@ impl Config {
             builder: BuilderConfig::default(),
             consensus: ConsensusSettings::default(),
             keys: KeysConfig::dev(),
+            portal: PortalSettings::default(),
             key_dir: None,
             without_verdicts: false,
         }
@@ -298,6 +338,37 @@ impl Config {
         Ok(Some((addr(listen)?, c.gossip_peers.iter().map(addr).collect::<anyhow::Result<_>>()?)))
     }
 
+    /// The portal's settings; `dev` shows the SMS outbox to the operator.
+    pub fn portal_config(
+        &self,
+        dev: bool,
+        admin_token: Option<String>,
+    ) -> anyhow::Result<PortalConfig> {
+        let p = &self.portal;
+        let sms = match p.sms.as_str() {
+            "log" => SmsConfig::Log,
+            "http" => SmsConfig::Http {
+                url: p.sms_url.clone().context("portal.sms = \"http\" needs portal.sms_url")?,
+                template: p
+                    .sms_template
+                    .clone()
+                    .context("portal.sms = \"http\" needs portal.sms_template")?,
+                content_type: p
+                    .sms_content_type
+                    .clone()
+                    .unwrap_or_else(|| "application/json".into()),
+            },
+            other => anyhow::bail!("portal.sms = {other:?}: expected \"log\" or \"http\""),
+        };
+        Ok(PortalConfig {
+            uploads: self.data_dir.join("uploads"),
+            sms,
+            dev,
+            secure_cookies: p.secure_cookies,
+            operator_secret: admin_token,
+        })
+    }
+
     pub fn gateway_config(
         &self,
         admin_token: Option<String>,
@@ -312,6 +383,7 @@ impl Config {
             admin_token,
             role: if self.keys.validator_key.is_some() { "member" } else { "full node" },
             readers,
+            portal: None,
         }
     }
 }

@@ -96,8 +96,11 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
         .await
         .with_context(|| format!("binding {}", config.http.addr))?;
     let addr: SocketAddr = listener.local_addr()?;
-    let state =
-        AppState::new(chain.clone(), config.gateway_config(admin_token, readers), operator.clone());
+    let mut gateway = config.gateway_config(admin_token.clone(), readers);
+    if operator.is_some() {
+        gateway.portal = Some(config.portal_config(dev, admin_token)?);
+    }
+    let state = AppState::new(chain.clone(), gateway, operator.clone());
     if let Some(gossip) = &gossip {
         state.set_members_connected(members_connected(chain.genesis(), gossip.connected()));
     }
@@ -120,7 +123,8 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
         });
     }
 
-    axum::serve(listener, router(state))
+    // The peer address reaches handlers, for the portal's per-address limits.
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("http server")?;

@@ -30,6 +30,7 @@ mod block_tree;
 pub mod compliance;
 mod keys;
 pub mod log;
+pub mod portal;
 
 use std::{path::Path, sync::Arc};
 
@@ -43,6 +44,7 @@ use cunzheng_types::{
     merkle::{self, Frontier},
     Block, BlockHeader, Certificate, Channel, Genesis, Hash, SealedTx, Transaction,
 };
+use portal::CF_PORTAL;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
     Options, WriteBatch, WriteOptions, DB,
@@ -63,7 +65,7 @@ const CF_UNDECIDED: &str = "undecided";
 const CF_LOG: &str = "log_tiles";
 const CF_BLOCK_TREE: &str = "block_tree";
 
-const ALL_CFS: [&str; 17] = [
+const ALL_CFS: [&str; 18] = [
     CF_META,
     CF_BLOCKS,
     CF_BLOCK_TXS,
@@ -81,6 +83,7 @@ const ALL_CFS: [&str; 17] = [
     CF_FLAG,
     CF_REPORTS,
     CF_AUDIT,
+    CF_PORTAL,
 ];
 
 const KEY_HEAD: &[u8] = b"head";
