@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building cunzheng needs on Debian when it is missing: clang and libclang for
 # RocksDB's bindings, Debian's RocksDB library, and the rustfmt and clippy components. With
-# --test, also Chromium, which the browser tests drive headless, and poppler's PDF tools.
+# --test, also Chromium and ChromeDriver, which the browser tests drive headless, a Chinese font for
+# their screenshots, and poppler's PDF tools.
 set -euo pipefail
 
 packages=(clang libclang-dev librocksdb-dev pkg-config)
-if [ "${1:-}" = "--test" ]; then packages+=(chromium poppler-utils); fi
+if [ "${1:-}" = "--test" ]; then packages+=(chromium chromium-driver fonts-wqy-zenhei poppler-utils); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

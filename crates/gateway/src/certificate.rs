@@ -171,7 +171,11 @@ fn facts(bundle: &ProofBundle, genesis: &cunzheng_types::Genesis, base: &str) ->
     }
 }
 
-fn render(bundle: &ProofBundle, genesis: &cunzheng_types::Genesis, base: &str) -> String {
+pub(crate) fn render(
+    bundle: &ProofBundle,
+    genesis: &cunzheng_types::Genesis,
+    base: &str,
+) -> String {
     let f = facts(bundle, genesis, base);
     let qr = QrCode::new(f.verify_url.as_bytes())
         .map(|q| q.render::<svg::Color<'_>>().min_dimensions(180, 180).build())
@@ -212,7 +216,11 @@ The proof digest is SHA-256 of the bundle's JCS bytes. The verification page che
 }
 
 /// The same certificate as a one-page A4 PDF, with the QR code drawn module by module.
-fn render_pdf(bundle: &ProofBundle, genesis: &cunzheng_types::Genesis, base: &str) -> Vec<u8> {
+pub(crate) fn render_pdf(
+    bundle: &ProofBundle,
+    genesis: &cunzheng_types::Genesis,
+    base: &str,
+) -> Vec<u8> {
     let f = facts(bundle, genesis, base);
     let mut page = pdf::Page::default();
     page.chinese(250.0, 790.0, 24.0, "存证证书");

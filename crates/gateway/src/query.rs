@@ -74,6 +74,21 @@ pub(crate) async fn authorized_bundle(
         .map_err(unavailable)?
 }
 
+/// The proof bundle of transaction `id` for a caller known by a portal session: a client,
+/// to whom another client's transaction is not found, or the operator.
+/// `client_id` None is the operator, who sees every record.
+pub(crate) async fn session_bundle(
+    state: Arc<AppState>,
+    id: &str,
+    client_id: Option<&str>,
+) -> Result<ProofBundle, ApiError> {
+    let caller = client_id.map_or(Caller::Operator, Caller::Client);
+    let (id, entry, tx) = visible_tx(&state, id, caller)?;
+    tokio::task::spawn_blocking(move || bundle(&state, id, entry, &tx))
+        .await
+        .map_err(unavailable)?
+}
+
 fn bundle(
     state: &AppState,
     tx_id: Hash,

@@ -638,7 +638,7 @@ pub async fn complaint(
         )?;
     let records = matching_records(portal, &c).await.map_err(failure(l))?;
     let body = html! {
-        (complaint_view(l, &c, &records, "/portal/admin/files/"))
+        (complaint_view(l, &c, &records, "/portal/admin/files/", "/portal/admin/records/"))
         @if c.closed.is_none() {
             form.inline method="post" action={ "/portal/admin/complaints/" (c.id) } {
                 (csrf(&o.visitor))
@@ -708,6 +708,16 @@ pub async fn file_download(
         Some(f) => Ok(upload::serve(&portal.uploads, f)),
         None => Err(page::refused(l, StatusCode::NOT_FOUND, "没有这个文件。", "No such file.")),
     }
+}
+
+/// `GET /portal/admin/records/{id}/{proof|certificate|certificate.pdf}`: any record.
+pub async fn record_evidence(
+    State(state): State<Arc<AppState>>,
+    o: Operator,
+    Path((id, what)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Page {
+    super::enterprise::evidence(state.clone(), o.visitor.lang, &id, None, &headers, &what).await
 }
 
 /// `GET /portal/admin/consortium` (联盟节点): members, head, last block, peers, pool.

@@ -713,8 +713,8 @@ fn date_day(s: &str) -> Option<u32> {
     day_of_date(p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?)
 }
 
-/// Rows of found records, with links to their proof and certificate.
-pub fn record_rows(l: Lang, found: &[cunzheng_store::Found]) -> Markup {
+/// Rows of found records, with links to their proof and certificate under `base`.
+pub fn record_rows(l: Lang, found: &[cunzheng_store::Found], base: &str) -> Markup {
     html! {
         table.data #records {
             thead { tr {
@@ -736,8 +736,9 @@ pub fn record_rows(l: Lang, found: &[cunzheng_store::Found]) -> Markup {
                         }
                         td.num { (f.entry.height) }
                         td {
-                            a.proof href={ "/v1/proofs/" (f.id) } target="_blank" { (l.t("证明", "Proof")) } " · "
-                            a.certificate href={ "/v1/certificates/" (f.id) } target="_blank" { (l.t("存证证书", "Certificate")) }
+                            a.proof href={ (base) (f.id) "/proof" } { (l.t("证明", "Proof")) } " · "
+                            a.certificate href={ (base) (f.id) "/certificate" } target="_blank" { (l.t("存证证书", "Certificate")) } " · "
+                            a.certificate-pdf href={ (base) (f.id) "/certificate.pdf" } { "PDF" }
                         }
                     }
                 }
@@ -849,7 +850,7 @@ pub async fn records(
         }
         @if let Some(found) = &page_result {
             @if found.records.is_empty() { p #no-records { (l.t("没有符合条件的记录。", "No records match.")) } }
-            @else { (record_rows(l, &found.records)) }
+            @else { (record_rows(l, &found.records, "/portal/records/")) }
             @if let Some(next) = &next { p { a #next-page href=(next) { (l.t("下一页", "Next page")) } } }
         }
     };
@@ -935,6 +936,7 @@ pub fn complaint_view(
     c: &Complaint,
     records: &[cunzheng_store::Found],
     file_base: &str,
+    record_base: &str,
 ) -> Markup {
     html! {
         dl.facts #complaint {
@@ -947,7 +949,7 @@ pub fn complaint_view(
             dt { (l.t("状态", "Status")) } dd #complaint-status { (complaint_status(l, c)) }
         }
         h2 { (l.t("相关存证记录（前后 24 小时）", "Matching records (within 24 hours)")) }
-        @if records.is_empty() { p { (l.t("没有找到相关记录。", "No matching records.")) } } @else { (record_rows(l, records)) }
+        @if records.is_empty() { p { (l.t("没有找到相关记录。", "No matching records.")) } } @else { (record_rows(l, records, record_base)) }
         @if let Some(a) = &c.answer {
             h2 { (l.t("企业答复", "Answer")) }
             p #answer-text { (a.text) }
@@ -963,6 +965,83 @@ fn complaint_for(
 ) -> Result<Option<Complaint>, String> {
     let c: Option<Complaint> = portal.db.get(&complaint_key(id)).map_err(|e| e.to_string())?;
     Ok(c.filter(|c| account.client_id.as_deref() == Some(c.client_id.as_str())))
+}
+
+/// What a record's evidence is asked as: `proof`, `certificate` or `certificate.pdf`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    Proof,
+    Certificate,
+    CertificatePdf,
+}
+
+impl Evidence {
+    pub fn parse(s: &str) -> Option<Evidence> {
+        match s {
+            "proof" => Some(Evidence::Proof),
+            "certificate" => Some(Evidence::Certificate),
+            "certificate.pdf" => Some(Evidence::CertificatePdf),
+            _ => None,
+        }
+    }
+}
+
+/// The proof bundle (a JSON download) or certificate (HTML or PDF) of record `id`, as the
+/// session's caller may see it: an enterprise its own client's records (`client` Some), the
+/// operator any.
+pub async fn evidence(
+    state: Arc<AppState>,
+    l: Lang,
+    id: &str,
+    client: Option<&str>,
+    headers: &axum::http::HeaderMap,
+    what: &str,
+) -> Page {
+    let no_record =
+        || page::refused(l, axum::http::StatusCode::NOT_FOUND, "没有这条记录。", "No such record.");
+    let what = Evidence::parse(what).ok_or_else(no_record)?;
+    let genesis = state.chain.genesis().clone();
+    let bundle = crate::query::session_bundle(state, id, client).await.map_err(|_| no_record())?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let base = format!("http://{host}");
+    Ok(match what {
+        Evidence::Proof => (
+            [
+                (header::CONTENT_TYPE, "application/json".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"proof-{}.json\"", bundle.tx_id),
+                ),
+            ],
+            serde_json::to_vec_pretty(&bundle).unwrap_or_default(),
+        )
+            .into_response(),
+        Evidence::Certificate => {
+            axum::response::Html(crate::certificate::render(&bundle, &genesis, &base))
+                .into_response()
+        }
+        Evidence::CertificatePdf => (
+            [(header::CONTENT_TYPE, "application/pdf")],
+            crate::certificate::render_pdf(&bundle, &genesis, &base),
+        )
+            .into_response(),
+    })
+}
+
+/// `GET /portal/records/{id}/{proof|certificate|certificate.pdf}`: one of the enterprise's
+/// own records.
+pub async fn record_evidence(
+    State(state): State<Arc<AppState>>,
+    e: Enterprise,
+    Path((id, what)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Page {
+    let portal = portal(&state)?;
+    let l = e.visitor.lang;
+    let account = account_of(portal, &e)?;
+    // An enterprise without a client has no records: the empty client id matches none.
+    let client = account.client_id.unwrap_or_default();
+    evidence(state.clone(), l, &id, Some(&client), &headers, &what).await
 }
 
 /// `GET /portal/complaints/{id}`: only complaints routed to this enterprise's client.
@@ -997,7 +1076,7 @@ async fn complaint_page(
         Err(x) => return page::failure(l, &x),
     };
     let body = html! {
-        (complaint_view(l, c, &records, "/portal/files/"))
+        (complaint_view(l, c, &records, "/portal/files/", "/portal/records/"))
         @if c.closed.is_none() {
             h2 { (l.t("答复", "Answer")) }
             form.card method="post" action={ "/portal/complaints/" (c.id) } enctype="multipart/form-data" id="answer-form" {
@@ -1166,6 +1245,9 @@ pub async fn reports(
     let labels: Vec<String> = days.iter().map(|d| d.0[8..].to_owned()).collect();
     let totals: Vec<u64> = days.iter().map(|d| d.1.iter().sum()).collect();
     let flagged: Vec<u64> = days.iter().map(|d| d.2).collect();
+    let month_labels: Vec<String> = months.iter().map(|r| r.0[5..].to_owned()).collect();
+    let month_totals: Vec<u64> = months.iter().map(|r| r.1.iter().sum()).collect();
+    let month_flagged: Vec<u64> = months.iter().map(|r| r.2).collect();
     let month = format!("{y:04}-{m:02}");
     let body = html! {
         form.inline method="get" action="/portal/reports" {
@@ -1178,6 +1260,7 @@ pub async fn reports(
         (bar_chart(&labels, &[(l.t("存证", "Records"), "#3b82f6", totals), (l.t("违规标记", "Flagged"), "#ef4444", flagged)]))
         (table("daily-report", &days))
         h2 { (l.t("月报", "Monthly")) " " (y) }
+        (bar_chart(&month_labels, &[(l.t("存证", "Records"), "#3b82f6", month_totals), (l.t("违规标记", "Flagged"), "#ef4444", month_flagged)]))
         (table("monthly-report", &months))
     };
     Ok(page::respond(

@@ -333,6 +333,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/portal/filing", get(enterprise::filing_page).post(enterprise::file))
         .route("/portal/filing/template.csv", get(enterprise::csv_template))
         .route("/portal/records", get(enterprise::records))
+        .route("/portal/records/{id}/{what}", get(enterprise::record_evidence))
+        .route("/portal/admin/records/{id}/{what}", get(admin::record_evidence))
         .route("/portal/complaints", get(enterprise::complaints))
         .route("/portal/complaints/{id}", get(enterprise::complaint).post(enterprise::answer))
         .route("/portal/reports", get(enterprise::reports))
