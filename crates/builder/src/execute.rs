@@ -262,6 +262,7 @@ fn operate(
                 suspended: None,
                 registered_at: height,
                 filings: Vec::new(),
+                auth: Default::default(),
             });
         }
         (OperatorAction::RegisterClient { .. }, Some(_)) => {
@@ -274,6 +275,7 @@ fn operate(
         OperatorAction::RegisterClient { .. } => unreachable!("handled above"),
         OperatorAction::SuspendClient { reason, .. } => entry.suspended = Some(reason.clone()),
         OperatorAction::ReinstateClient { .. } => entry.suspended = None,
+        OperatorAction::SetAuth { scheme, .. } => entry.auth = *scheme,
         OperatorAction::RotateKey { key_nonce, key_ciphertext, .. } => {
             entry.key_nonce = *key_nonce;
             entry.key_ciphertext = key_ciphertext.clone();

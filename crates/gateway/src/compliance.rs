@@ -303,7 +303,15 @@ pub async fn scrub(
     let signed =
         !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("x-client-id");
     let reader = if signed {
-        Reader::Client(crate::deposit::authenticate(&state, &body, |_| Ok(()))?.0.client_id)
+        let request = crate::auth::Request {
+            method: "POST",
+            path: "/v1/scrub",
+            headers: &headers,
+            body: &bytes,
+        };
+        Reader::Client(
+            crate::deposit::authenticate(&state, &body, &request, |_| Ok(()))?.0.client_id,
+        )
     } else {
         reader(&state, &headers)?
     };

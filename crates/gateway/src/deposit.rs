@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Instant};
 
-use axum::{body::Body, extract::State};
+use axum::{body::Body, extract::State, http::HeaderMap};
 use cunzheng_builder::ChainError;
 use cunzheng_store::ClientEntry;
 use cunzheng_types::{
@@ -14,15 +14,20 @@ use serde_json::{json, Map, Value};
 use tracing::{debug, warn};
 
 use crate::{
-    auth::Authenticated,
+    auth::{Authenticated, Request},
     error::{Answer, ApiError},
     AppState,
 };
 
 /// Answers a deposit call; every outcome is HTTP 200 with a code.
-pub async fn handle(State(state): State<Arc<AppState>>, endpoint: Endpoint, body: Body) -> Answer {
+pub async fn handle(
+    State(state): State<Arc<AppState>>,
+    endpoint: Endpoint,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
     let started = Instant::now();
-    let result = deposit(&state, endpoint, body).await;
+    let result = deposit(&state, endpoint, &headers, body).await;
     let answer = match result {
         Ok((count, height)) => {
             state.metrics.records(endpoint, count);
@@ -40,6 +45,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, endpoint: Endpoint, body
 async fn deposit(
     state: &AppState,
     endpoint: Endpoint,
+    headers: &HeaderMap,
     body: Body,
 ) -> Result<(usize, u64), ApiError> {
     let limit = state.config.body_limit;
@@ -47,7 +53,9 @@ async fn deposit(
         axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge(limit))?;
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadParam(format!("body is not valid JSON: {e}")))?;
-    let (client, envelope) = authenticate(state, &value, |entry| standing(entry, endpoint))?;
+    let request = Request { method: "POST", path: endpoint.path(), headers, body: &bytes };
+    let (client, envelope) =
+        authenticate(state, &value, &request, |entry| standing(entry, endpoint))?;
 
     let list = envelope.list()?;
     if list.is_empty() || list.len() > endpoint.max_records() {
@@ -83,11 +91,13 @@ async fn deposit(
 }
 
 /// The client of a body in the documented envelope (`timestamp`, `client_id`,
-/// `client_token`): its token and timestamp checked, then `standing`, then its rate. Returns
+/// `client_token`): its token and timestamp checked, then the request signature when sent or
+/// required, then `standing`, then its rate. Returns
 /// the envelope too, for the call's other members.
 pub(crate) fn authenticate<'a>(
     state: &AppState,
     body: &'a Value,
+    request: &Request<'_>,
     standing: impl FnOnce(&ClientEntry) -> Result<(), ApiError>,
 ) -> Result<(Authenticated, Envelope<'a>), ApiError> {
     let envelope = Envelope::parse(body)?;
@@ -109,6 +119,7 @@ pub(crate) fn authenticate<'a>(
         }
         other => other?,
     };
+    state.auth.check_signature(&client, request, state.config.time_window_secs)?;
     standing(&client.entry)?;
     state.auth.admit(&client.client_id)?;
     Ok((client, envelope))

@@ -20,6 +20,9 @@ pub enum ApiError {
     /// 10001: `client_token` does not match.
     #[error("client_token does not match")]
     BadToken,
+    /// 10001: the request signature is missing, malformed, wrong or replayed.
+    #[error("{0}")]
+    Signature(&'static str),
     /// 10002: `client_id` unknown.
     #[error("client_id unknown")]
     UnknownClient,
@@ -65,7 +68,7 @@ impl ApiError {
     /// The code of the API's table.
     pub fn code(&self) -> u32 {
         match self {
-            ApiError::BadToken => 10001,
+            ApiError::BadToken | ApiError::Signature(_) => 10001,
             ApiError::UnknownClient => 10002,
             ApiError::BadParam(_) => 10003,
             ApiError::Timestamp(_) => 10004,
@@ -84,9 +87,10 @@ impl ApiError {
     /// The HTTP status on query and operator endpoints.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadToken | ApiError::UnknownClient | ApiError::Timestamp(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::BadToken
+            | ApiError::Signature(_)
+            | ApiError::UnknownClient
+            | ApiError::Timestamp(_) => StatusCode::UNAUTHORIZED,
             ApiError::BadParam(_) | ApiError::ListSize(_) => StatusCode::BAD_REQUEST,
             ApiError::Suspended(_)
             | ApiError::NotApproved

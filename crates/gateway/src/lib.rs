@@ -139,7 +139,10 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let mut app = Router::new();
     for endpoint in Endpoint::ALL {
-        app = app.route(endpoint.path(), post(move |s, body| deposit::handle(s, endpoint, body)));
+        app = app.route(
+            endpoint.path(),
+            post(move |s, headers, body| deposit::handle(s, endpoint, headers, body)),
+        );
     }
     app.route("/v1/tx/{id}", get(query::tx))
         .route("/v1/proofs/{id}", get(query::proof))
@@ -158,6 +161,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/operator/clients/{id}/suspend", post(operator::suspend_client))
         .route("/v1/operator/clients/{id}/reinstate", post(operator::reinstate_client))
         .route("/v1/operator/clients/{id}/rotate-key", post(operator::rotate_key))
+        .route("/v1/operator/clients/{id}/auth", post(operator::set_auth))
         .route("/v1/operator/clients/{id}/filings", post(operator::approve_filing))
         .route("/v1/operator/clients/{id}/filings/{filing_id}", put(operator::change_filing))
         .route(

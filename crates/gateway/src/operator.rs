@@ -14,7 +14,7 @@ use cunzheng_types::{
     client_key::{generate_client_id, generate_client_key},
     compliance::{FiledNumber, Filing},
     tx::{filing_value, valid_client_id},
-    unix_now_ms, Channel, OperatorAction, SealedTx, Transaction,
+    unix_now_ms, AuthScheme, Channel, OperatorAction, SealedTx, Transaction,
 };
 use rand::RngCore;
 use serde::{de::DeserializeOwned, Deserialize};
@@ -250,6 +250,31 @@ pub async fn rotate_key(
         "client_key": client_key,
         "block_height": height,
     })))
+}
+
+/// `POST .../auth` body: `{"scheme": "token" | "hmac"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSetting {
+    pub scheme: String,
+}
+
+/// `POST /v1/operator/clients/{id}/auth`: sets whether the client must add the request
+/// signature to its calls, from the block that commits it on.
+pub async fn set_auth(
+    State(state): State<Arc<AppState>>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Answer, ApiError> {
+    let keys = operator(&state, &headers)?;
+    let req: AuthSetting = body(&bytes)?;
+    let scheme = AuthScheme::parse(&req.scheme)
+        .ok_or_else(|| ApiError::BadParam("scheme: expected token or hmac".into()))?;
+    state.chain.client(&client_id).ok_or(ApiError::NotFound)?;
+    let action = OperatorAction::SetAuth { client_id, scheme };
+    let height = commit_operator_txs(&state, keys, vec![action]).await?;
+    Ok(Answer::success(json!({ "scheme": scheme.as_str(), "block_height": height })))
 }
 
 pub async fn suspend_client(

@@ -42,7 +42,7 @@ use compliance::{CF_AUDIT, CF_CONSENT, CF_DAILY, CF_FLAG, CF_REPORTS};
 use cunzheng_types::{
     compliance::{Filing, Flags},
     merkle::{self, Frontier},
-    Block, BlockHeader, Certificate, Channel, Genesis, Hash, SealedTx, Transaction,
+    AuthScheme, Block, BlockHeader, Certificate, Channel, Genesis, Hash, SealedTx, Transaction,
 };
 use portal::CF_PORTAL;
 use rocksdb::{
@@ -92,7 +92,7 @@ const KEY_FORMAT: &[u8] = b"format";
 const KEY_WITHOUT_COMPLIANCE: &[u8] = b"without_compliance";
 
 /// The layout of the stored values. A database of another layout is refused at open.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// Errors of the chain store.
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +161,8 @@ pub struct ClientEntry {
     pub registered_at: u64,
     /// Its approved filings; no two cover the same channel.
     pub filings: Vec<FilingEntry>,
+    /// How its calls must be signed.
+    pub auth: AuthScheme,
 }
 
 /// An approved filing and the blocks that approved and last changed it.

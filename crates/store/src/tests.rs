@@ -296,6 +296,7 @@ fn clients_are_written_with_their_block() {
         suspended: None,
         registered_at: 1,
         filings: Vec::new(),
+        auth: Default::default(),
     };
     let clients = [("c1".to_owned(), entry.clone())];
     store

@@ -27,7 +27,7 @@ pub use genesis::{Genesis, Validator};
 pub use hash::{sha256, Hash};
 pub use proof::{BundleError, CertifiedHeader, ProofBundle};
 pub use record::{Channel, Record, RecordError};
-pub use tx::{OperatorAction, OperatorTx, RecordTx, SealedTx, Transaction, TxError};
+pub use tx::{AuthScheme, OperatorAction, OperatorTx, RecordTx, SealedTx, Transaction, TxError};
 
 /// Current Unix time in seconds.
 pub fn unix_now() -> u64 {

@@ -100,6 +100,38 @@ pub enum OperatorAction {
     ChangeFiling { client_id: String, filing: Filing },
     /// Withdraws an approved filing: its channels take no deposits until another is approved.
     RevokeFiling { client_id: String, filing_id: String, reason: String },
+    /// Sets how the client must sign its calls: the documented token alone, or that token and
+    /// an HMAC over the request (see [`crate::client_key::request_signature`]).
+    SetAuth { client_id: String, scheme: AuthScheme },
+}
+
+/// How a client's calls are authenticated.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum AuthScheme {
+    /// The documented `client_token`, which covers the client, its key and the timestamp.
+    #[default]
+    Token,
+    /// The token and an HMAC-SHA256 over method, path, timestamp, a nonce and the body's hash.
+    Hmac,
+}
+
+impl AuthScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Token => "token",
+            AuthScheme::Hmac => "hmac",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuthScheme> {
+        match s {
+            "token" => Some(AuthScheme::Token),
+            "hmac" => Some(AuthScheme::Hmac),
+            _ => None,
+        }
+    }
 }
 
 impl OperatorAction {
@@ -112,6 +144,7 @@ impl OperatorAction {
             OperatorAction::ApproveFiling { .. } => "filing.approve",
             OperatorAction::ChangeFiling { .. } => "filing.change",
             OperatorAction::RevokeFiling { .. } => "filing.revoke",
+            OperatorAction::SetAuth { .. } => "client.set_auth",
         }
     }
 
@@ -123,7 +156,8 @@ impl OperatorAction {
             | OperatorAction::RotateKey { client_id, .. }
             | OperatorAction::ApproveFiling { client_id, .. }
             | OperatorAction::ChangeFiling { client_id, .. }
-            | OperatorAction::RevokeFiling { client_id, .. } => client_id,
+            | OperatorAction::RevokeFiling { client_id, .. }
+            | OperatorAction::SetAuth { client_id, .. } => client_id,
         }
     }
 
@@ -151,6 +185,9 @@ impl OperatorAction {
             OperatorAction::RevokeFiling { filing_id, reason, .. } => {
                 m.insert("filing_id".into(), json!(filing_id));
                 m.insert("reason".into(), json!(reason));
+            }
+            OperatorAction::SetAuth { scheme, .. } => {
+                m.insert("auth".into(), json!(scheme.as_str()));
             }
         }
         m
@@ -484,6 +521,11 @@ fn decode_operator(kind: &str, obj: &Obj) -> Result<OperatorTx, TxError> {
             filing_id: str_field(obj, "filing_id")?,
             reason: str_field(obj, "reason")?,
         },
+        "client.set_auth" => OperatorAction::SetAuth {
+            client_id,
+            scheme: AuthScheme::parse(&str_field(obj, "auth")?)
+                .ok_or(TxError::Field { field: "auth", reason: "expected token or hmac" })?,
+        },
         other => return Err(TxError::UnknownKind(other.to_owned())),
     };
     let issued_at = obj
@@ -594,6 +636,10 @@ mod tests {
             ),
             Transaction::Operator(
                 OperatorAction::ReinstateClient { client_id: "demo".into() }.sign(&key, 2),
+            ),
+            Transaction::Operator(
+                OperatorAction::SetAuth { client_id: "demo".into(), scheme: AuthScheme::Hmac }
+                    .sign(&key, 7),
             ),
         ];
         for tx in txs {
