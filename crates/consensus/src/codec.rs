@@ -5,11 +5,10 @@
 //! Nothing encoded here is hashed or signed: signatures cover the canonical JSON of
 //! `signing.rs`, so a change of wire encoding never touches the ledger.
 
-use std::{io, sync::Arc};
+use std::io;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use bytes::Bytes;
-use cunzheng_types::{merkle, Block, BlockHeader, SealedTx, TxError};
 use malachitebft_app::{
     streaming::StreamMessage,
     types::{
@@ -169,60 +168,10 @@ impl Codec<ValidatorProof<Ctx>> for WireCodec {
     }
 }
 
-/// A whole block as it travels in a synced value or waits undecided: the header's canonical
-/// JSON and each transaction's canonical bytes, in block order.
-#[derive(BorshSerialize, BorshDeserialize)]
-struct BlockBytes {
-    header: Vec<u8>,
-    txs: Vec<Vec<u8>>,
-}
-
-/// Why bytes are not a block.
-#[derive(Debug, thiserror::Error)]
-pub enum BlockDecodeError {
-    #[error("not a block encoding: {0}")]
-    Encoding(#[from] io::Error),
-    #[error("header is not a block header: {0}")]
-    Header(#[from] serde_json::Error),
-    #[error("transaction {index} is invalid: {error}")]
-    Tx { index: usize, error: TxError },
-    #[error("the transactions are not the ones the header's tx_root and tx_count name")]
-    NotTheHeadersTxs,
-}
-
-pub fn encode_block(block: &Block) -> Vec<u8> {
-    let txs = block.txs.iter().map(|t| t.bytes().to_vec()).collect();
-    borsh::to_vec(&BlockBytes { header: block.header.canonical_bytes(), txs })
-        .expect("writing to a vector does not fail")
-}
-
-pub fn decode_block(bytes: &[u8]) -> Result<Block, BlockDecodeError> {
-    let b: BlockBytes = decode(bytes)?;
-    block_from_parts(&b.header, b.txs)
-}
-
-/// A block from its header's JSON and its transactions' canonical bytes. The transactions
-/// must be the header's, so that a header hash names one block: a header carried with other
-/// transactions is refused here, before anything keeps it.
-pub fn block_from_parts(header: &[u8], txs: Vec<Vec<u8>>) -> Result<Block, BlockDecodeError> {
-    let header: BlockHeader = serde_json::from_slice(header)?;
-    let txs: Vec<Arc<SealedTx>> = txs
-        .into_iter()
-        .enumerate()
-        .map(|(index, bytes)| {
-            SealedTx::from_canonical(bytes)
-                .map(Arc::new)
-                .map_err(|error| BlockDecodeError::Tx { index, error })
-        })
-        .collect::<Result<_, _>>()?;
-    let block = Block { header, txs };
-    if block.header.tx_count != block.txs.len() as u64
-        || merkle::root(&block.tx_ids()) != block.header.tx_root
-    {
-        return Err(BlockDecodeError::NotTheHeadersTxs);
-    }
-    Ok(block)
-}
+// Blocks travel in the types crate's wire encoding, which the fuzz targets exercise.
+pub use cunzheng_types::wire::{
+    block_from_parts, decode_block, encode_block, WireError as BlockDecodeError,
+};
 
 /// A proposal kept until its height is decided: who proposed it in which round, and the block.
 #[derive(BorshSerialize, BorshDeserialize)]
@@ -239,6 +188,7 @@ mod tests {
 
     use super::*;
     use crate::context::Vote;
+    use cunzheng_types::{merkle, BlockHeader, SealedTx};
 
     fn vote() -> SignedConsensusMsg<Ctx> {
         let v = Vote {

@@ -74,6 +74,7 @@ async fn deposit(
         .collect::<Result<Vec<_>, ApiError>>()?;
     let count = txs.len();
 
+    state.disk.check()?;
     let receipt = state.chain.submit(txs).map_err(|e| match e {
         ChainError::PoolFull(full) => ApiError::Unavailable(full.to_string()),
         other => {

@@ -9,6 +9,7 @@ mod auth;
 mod certificate;
 pub mod compliance;
 mod deposit;
+mod disk;
 pub mod error;
 mod metrics;
 mod operator;
@@ -51,6 +52,10 @@ pub struct GatewayConfig {
     pub readers: Vec<(String, String)>,
     /// The web portal, served by nodes that hold the operator keys.
     pub portal: Option<portal::PortalConfig>,
+    /// The node's data directory, whose free space is watched.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Below this many free bytes in `data_dir`, deposits and operator actions answer 20001.
+    pub min_free_bytes: u64,
 }
 
 impl Default for GatewayConfig {
@@ -65,6 +70,8 @@ impl Default for GatewayConfig {
             role: "member",
             readers: Vec::new(),
             portal: None,
+            data_dir: None,
+            min_free_bytes: 128 << 20,
         }
     }
 }
@@ -88,6 +95,7 @@ pub struct AppState {
     /// The names of the other members this node is connected to, where it gossips.
     members_connected: std::sync::OnceLock<MembersConnected>,
     portal: Option<portal::Portal>,
+    disk: disk::DiskGuard,
 }
 
 /// Names the other members this node is connected to now.
@@ -114,7 +122,9 @@ impl AppState {
             (Some(p), Some(_)) => Some(portal::Portal::new(p.clone(), chain.store().clone())),
             _ => None,
         };
+        let disk = disk::DiskGuard::new(config.data_dir.clone(), config.min_free_bytes);
         Arc::new(AppState {
+            disk,
             portal,
             chain,
             config,

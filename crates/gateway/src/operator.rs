@@ -120,6 +120,7 @@ pub(crate) async fn commit_operator_txs(
     keys: &OperatorKeys,
     actions: Vec<OperatorAction>,
 ) -> Result<u64, ApiError> {
+    state.disk.check()?;
     let kinds: Vec<&str> = actions.iter().map(|a| a.kind()).collect();
     let kind = kinds.join(",");
     let issued_at = unix_now_ms();

@@ -10,6 +10,7 @@
 //! commit_timeout_ms = 10000
 //! rate_per_sec = 1000.0
 //! rate_burst = 2000.0
+//! min_free_bytes = 134217728            # less free in data_dir: deposits answer 20001
 //!
 //! [builder]
 //! max_block_txs = 10000
@@ -151,6 +152,8 @@ pub struct HttpConfig {
     pub commit_timeout_ms: u64,
     pub rate_per_sec: f64,
     pub rate_burst: f64,
+    /// Below this many free bytes in the data directory, deposits answer 20001.
+    pub min_free_bytes: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -188,6 +191,7 @@ impl Default for HttpConfig {
             commit_timeout_ms: g.commit_timeout.as_millis() as u64,
             rate_per_sec: g.rate_per_sec,
             rate_burst: g.rate_burst,
+            min_free_bytes: g.min_free_bytes,
         }
     }
 }
@@ -384,6 +388,8 @@ impl Config {
             role: if self.keys.validator_key.is_some() { "member" } else { "full node" },
             readers,
             portal: None,
+            data_dir: Some(self.data_dir.clone()),
+            min_free_bytes: self.http.min_free_bytes,
         }
     }
 }

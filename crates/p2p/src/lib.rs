@@ -224,8 +224,7 @@ fn dial_missing(swarm: &mut Swarm<Behaviour>, peers: &[Multiaddr]) {
 }
 
 fn publish(swarm: &mut Swarm<Behaviour>, topic: &IdentTopic, txs: &[Arc<SealedTx>]) {
-    let list: Vec<&[u8]> = txs.iter().map(|t| t.bytes()).collect();
-    let bytes = borsh::to_vec(&list).expect("writing to a vector does not fail");
+    let bytes = cunzheng_types::wire::encode_gossip(txs);
     match swarm.behaviour_mut().gossipsub.publish(topic.clone(), bytes) {
         Ok(_) => debug!(target: "p2p", txs = txs.len(), "transactions gossiped"),
         Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
@@ -316,20 +315,13 @@ fn handle(
 }
 
 fn received(chain: &Arc<Chain>, from: PeerId, data: &[u8]) {
-    let Ok(list) = borsh::from_slice::<Vec<Vec<u8>>>(data) else {
-        warn!(target: "p2p", %from, bytes = data.len(), "undecodable gossip message");
-        return;
-    };
-    let mut txs = Vec::with_capacity(list.len());
-    for bytes in list {
-        match SealedTx::from_canonical(bytes) {
-            Ok(tx) => txs.push(Arc::new(tx)),
-            Err(e) => {
-                warn!(target: "p2p", %from, error = %e, "gossiped transaction refused");
-                return;
-            }
+    let txs = match cunzheng_types::wire::decode_gossip(data) {
+        Ok(txs) => txs,
+        Err(e) => {
+            warn!(target: "p2p", %from, bytes = data.len(), error = %e, "gossip message refused");
+            return;
         }
-    }
+    };
     let chain = chain.clone();
     // The pool checks the store; keep that off the swarm's task.
     tokio::task::spawn_blocking(move || match chain.add_gossiped(txs) {

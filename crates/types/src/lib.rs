@@ -18,6 +18,7 @@ pub mod proof;
 pub mod record;
 pub mod replay;
 pub mod tx;
+pub mod wire;
 
 pub use block::{
     Block, BlockHeader, Certificate, CertificateError, CommitSignature, PublicKey, VoteKind,
