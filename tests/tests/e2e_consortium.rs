@@ -317,6 +317,11 @@ async fn e2e_consortium_a_proposal_with_a_stranger_clients_record_is_voted_down(
     a_faulty_proposer_is_voted_down("foreign-tx").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_consortium_a_proposal_timed_an_hour_ahead_is_voted_down() {
+    a_faulty_proposer_is_voted_down("future-time").await;
+}
+
 /// The records of client `demo` with their verdicts, as member `i` answers a reader.
 async fn verdicts(c: &Consortium, i: usize) -> Value {
     let path = "/v1/records?client_id=demo&kind=voice.call";

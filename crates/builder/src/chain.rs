@@ -8,8 +8,8 @@ use std::{
 
 use cunzheng_store::{ChainStore, ClientEntry, Commit, Head, StoreError};
 use cunzheng_types::{
-    block::BLOCK_VERSION, merkle, Block, BlockHeader, Certificate, CertificateError, Genesis, Hash,
-    PublicKey, SealedTx,
+    block::BLOCK_VERSION, merkle, unix_now_ms, Block, BlockHeader, Certificate, CertificateError,
+    Genesis, Hash, PublicKey, SealedTx,
 };
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use parking_lot::{Mutex, RwLock};
@@ -21,6 +21,12 @@ use crate::{
     execute::{execute, ClientView, ExecError, Execution},
     pool::{Pool, PoolFull, Receipt},
 };
+
+/// How far ahead of a member's clock a block's time may be. Members whose clocks differ by a
+/// few seconds still accept each other's blocks; a proposer whose time is far ahead is
+/// refused, so that block times, which records' verdicts and evidence certificates rely on,
+/// cannot be pushed into the future.
+pub const MAX_CLOCK_AHEAD_MS: u64 = 30_000;
 
 /// Limits of the builder.
 #[derive(Clone, Debug)]
@@ -60,6 +66,10 @@ pub enum BlockError {
     PrevHash,
     #[error("time {got} is not after the parent's {parent}")]
     Time { got: u64, parent: u64 },
+    #[error(
+        "time {got} is more than {MAX_CLOCK_AHEAD_MS} ms ahead of this member's clock ({now})"
+    )]
+    FutureTime { got: u64, now: u64 },
     #[error("proposer is not a validator")]
     Proposer,
     #[error("tx_count does not match the transactions")]
@@ -353,6 +363,10 @@ impl Chain {
         }
         if h.time <= head.time {
             return fail(BlockError::Time { got: h.time, parent: head.time });
+        }
+        let now = unix_now_ms();
+        if h.time > now + MAX_CLOCK_AHEAD_MS {
+            return fail(BlockError::FutureTime { got: h.time, now });
         }
         if self.genesis.validator(&h.proposer).is_none() {
             return fail(BlockError::Proposer);

@@ -17,7 +17,7 @@ mod checkpoint;
 mod execute;
 mod pool;
 
-pub use chain::{BlockError, Chain, ChainConfig, ChainError};
+pub use chain::{BlockError, Chain, ChainConfig, ChainError, MAX_CLOCK_AHEAD_MS};
 pub use checkpoint::{CheckpointSignature, Checkpoints, CosignError};
 pub use execute::{ClientView, ExecError};
 pub use pool::{PoolFull, Receipt, Rejected};

@@ -259,6 +259,28 @@ fn validation_refuses_every_altered_header_field() {
 }
 
 #[test]
+fn a_block_time_a_few_seconds_ahead_is_taken_and_one_far_ahead_is_refused() {
+    let f = fixture(ChainConfig::default()).with_client();
+    let me = f.validator.verifying_key().into();
+    let now = cunzheng_types::unix_now_ms();
+    // A proposer whose clock runs 5 s ahead of this member's.
+    f.chain.submit(vec![consent("c1", 1)]).unwrap();
+    let skewed = f.chain.propose(me, now + 5_000);
+    f.chain.validate(&skewed).unwrap();
+    // An hour ahead: refused, naming both times.
+    let ahead = f.chain.forge(me, now + 3_600_000, skewed.txs.clone());
+    match f.chain.validate(&ahead) {
+        Err(ChainError::Block(BlockError::FutureTime { got, now: at })) => {
+            assert_eq!(got, ahead.header.time);
+            assert!(at >= now);
+        }
+        other => panic!("a block an hour ahead was not refused: {other:?}"),
+    }
+    let limit = f.chain.forge(me, now + cunzheng_builder::MAX_CLOCK_AHEAD_MS + 2_000, skewed.txs);
+    assert!(f.chain.validate(&limit).is_err());
+}
+
+#[test]
 fn validation_refuses_duplicate_committed_and_invalid_transactions() {
     let f = fixture(ChainConfig::default()).with_client();
     let committed = consent("c1", 1);

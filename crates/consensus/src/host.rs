@@ -70,6 +70,8 @@ pub enum Fault {
     BadTxRoot,
     /// The block carries a record of a client the chain does not know.
     ForeignTx,
+    /// The block's time is an hour ahead of the proposer's clock.
+    FutureTime,
 }
 
 impl std::str::FromStr for Fault {
@@ -79,7 +81,10 @@ impl std::str::FromStr for Fault {
         match s {
             "bad-tx-root" => Ok(Fault::BadTxRoot),
             "foreign-tx" => Ok(Fault::ForeignTx),
-            _ => Err(format!("unknown fault {s:?}: expected bad-tx-root or foreign-tx")),
+            "future-time" => Ok(Fault::FutureTime),
+            _ => {
+                Err(format!("unknown fault {s:?}: expected bad-tx-root, foreign-tx or future-time"))
+            }
         }
     }
 }
@@ -106,6 +111,7 @@ fn spoil(chain: &Chain, block: Block, fault: Fault, me: Address) -> Block {
             txs.push(Arc::new(cunzheng_types::SealedTx::new(tx)));
             chain.forge(me.public_key(), block.header.time, txs)
         }
+        Fault::FutureTime => chain.forge(me.public_key(), unix_now_ms() + 3_600_000, block.txs),
     }
 }
 

@@ -25,7 +25,7 @@ struct Args {
     /// HTTP listen address (overrides the configuration).
     #[arg(long)]
     http: Option<String>,
-    /// Test only: propose invalid blocks (bad-tx-root, foreign-tx), so that tests show the
+    /// Test only: propose invalid blocks (bad-tx-root, foreign-tx, future-time), so that tests show the
     /// other members refuse them.
     #[arg(long, hide = true)]
     fault: Option<cunzheng_consensus::Fault>,
