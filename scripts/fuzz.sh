@@ -15,8 +15,11 @@ cargo fuzz build -O >/dev/null
 total=0
 for t in "${targets[@]}"; do
   log=$(mktemp)
-  if ! cargo fuzz run -O "$t" "corpus/$t" -- -max_total_time="$seconds" -print_final_stats=1 \
-      >"$log" 2>&1; then
+  # New inputs go to a scratch folder; the corpus in the repository is only read. To keep
+  # what a run found: cargo fuzz cmin -O <target> corpus/<target> after adding it there.
+  found=$(mktemp -d)
+  if ! cargo fuzz run -O "$t" "$found" "corpus/$t" -- -max_total_time="$seconds" \
+      -print_final_stats=1 >"$log" 2>&1; then
     cat "$log" >&2
     echo "fuzz target $t failed; the input is under fuzz/artifacts/$t" >&2
     exit 1
@@ -24,6 +27,6 @@ for t in "${targets[@]}"; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   echo "fuzz $t: ${runs:-0} executions in ${seconds} s, clean"
   total=$((total + ${runs:-0}))
-  rm -f "$log"
+  rm -rf "$log" "$found"
 done
 echo "fuzz: $total executions in all"

@@ -23,7 +23,9 @@ use cunzheng_builder::Chain;
 use cunzheng_types::{unix_now_ms, Block, Certificate, CommitSignature, PublicKey};
 use malachitebft_app::{
     streaming::{StreamContent, StreamId, StreamMessage},
-    types::{sync::RawDecidedValue, LocallyProposedValue, PeerId, ProposedValue},
+    types::{
+        sync::RawDecidedValue, LocallyProposedValue, MisbehaviorEvidence, PeerId, ProposedValue,
+    },
 };
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use malachitebft_core_types::{
@@ -210,7 +212,10 @@ impl Host {
                 self.decided(&certificate).await;
                 let _ = reply.send(());
             }
-            AppMsg::Finalized { certificate, reply, .. } => {
+            AppMsg::Finalized { certificate, evidence, reply, .. } => {
+                if !evidence.is_empty() {
+                    self.keep_evidence(certificate.height, &evidence);
+                }
                 let next = self.next_height();
                 let next = if next > certificate.height {
                     Next::Start(next, self.params())
@@ -576,6 +581,18 @@ impl Host {
                 error!(target: "consensus", %height, block = %id, error = %e, "decided block not committed")
             }
             Err(e) => error!(target: "consensus", %height, error = %e, "commit panicked"),
+        }
+    }
+
+    /// Keeps what Malachite saw of equivocation at `height`, for `GET /v1/evidence`.
+    fn keep_evidence(&self, height: Height, evidence: &MisbehaviorEvidence<Ctx>) {
+        for statement in crate::evidence::statements(self.chain.genesis(), evidence) {
+            warn!(target: "consensus", %height, member = %statement["member"]["name"], kind = %statement["kind"], "equivocation recorded");
+            if let Err(e) =
+                self.chain.store().append_evidence(height.0, statement.to_string().as_bytes())
+            {
+                error!(target: "consensus", %height, error = %e, "equivocation evidence not stored");
+            }
         }
     }
 

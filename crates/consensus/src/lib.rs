@@ -20,6 +20,7 @@
 pub mod codec;
 pub mod context;
 mod engine;
+pub mod evidence;
 pub mod host;
 pub mod signing;
 

@@ -165,6 +165,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/consistency", get(query::consistency))
         .route("/v1/blocks/{height}", get(query::block))
         .route("/v1/status", get(query::status))
+        .route("/v1/evidence", get(query::evidence))
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(query::openapi))
         .route("/v1/operator/clients", post(operator::create_client))

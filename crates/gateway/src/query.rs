@@ -284,6 +284,27 @@ pub async fn status(State(state): State<Arc<AppState>>) -> Answer {
     }))
 }
 
+/// `GET /v1/evidence?limit=`: statements of equivocation this node saw, highest height first
+/// (default 50, at most 1000). Each holds both signed messages and their signed bytes.
+pub async fn evidence(
+    State(state): State<Arc<AppState>>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Answer, ApiError> {
+    let limit = match raw.as_deref().and_then(|q| q.strip_prefix("limit=")) {
+        Some(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::BadParam("limit: expected 1 to 1000".into()))?,
+        None if raw.as_deref().is_none_or(str::is_empty) => 50,
+        None => return Err(ApiError::BadParam("expected only limit=N".into())),
+    };
+    let stored = state.chain.store().evidence(limit).map_err(unavailable)?;
+    let statements: Vec<serde_json::Value> =
+        stored.iter().filter_map(|b| serde_json::from_slice(b).ok()).collect();
+    Ok(Answer::success(json!({ "evidence": statements })))
+}
+
 /// `GET /openapi.json`.
 pub async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json"))

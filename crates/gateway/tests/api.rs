@@ -559,3 +559,26 @@ async fn the_checkpoint_is_a_signed_note_of_the_committed_log() {
     let vkey = answer["data"]["keys"][0]["vkey"].as_str().unwrap();
     assert!(vkey.starts_with("gateway-test/v+"), "{vkey}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_of_equivocation_is_served_highest_height_first() {
+    let node = Node::start(Setup::default()).await;
+    let (status, empty) = node.get("/v1/evidence", &[]).await;
+    assert_eq!((status, empty["data"]["evidence"].clone()), (StatusCode::OK, json!([])));
+    for (height, name) in [(3u64, "carrier"), (9, "notary")] {
+        let statement = json!({"kind": "double_vote", "height": height, "member": {"name": name}});
+        node.chain.store().append_evidence(height, statement.to_string().as_bytes()).unwrap();
+    }
+    let (_, answer) = node.get("/v1/evidence", &[]).await;
+    let heights: Vec<u64> = answer["data"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["height"].as_u64().unwrap())
+        .collect();
+    assert_eq!(heights, [9, 3]);
+    let (_, one) = node.get("/v1/evidence?limit=1", &[]).await;
+    assert_eq!(one["data"]["evidence"].as_array().unwrap().len(), 1);
+    let (status, bad) = node.get("/v1/evidence?limit=0", &[]).await;
+    assert_eq!((status, code(&bad)), (StatusCode::BAD_REQUEST, 10003));
+}

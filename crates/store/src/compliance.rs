@@ -30,6 +30,7 @@ pub(crate) const CF_DAILY: &str = "daily";
 pub(crate) const CF_FLAG: &str = "idx_flag";
 pub(crate) const CF_REPORTS: &str = "reports";
 pub(crate) const CF_AUDIT: &str = "audit_trail";
+pub(crate) const CF_EVIDENCE: &str = "evidence";
 
 /// Largest page of a search.
 pub const MAX_PAGE: usize = 1000;
@@ -413,6 +414,25 @@ impl ChainStore {
         start.extend_from_slice(&u32::MAX.to_be_bytes());
         let iter =
             self.db.iterator_cf(self.cf(CF_AUDIT), IteratorMode::From(&start, Direction::Reverse));
+        iter.take(limit).map(|item| Ok(item?.1.to_vec())).collect()
+    }
+}
+
+impl ChainStore {
+    /// Keeps one statement of equivocation (JSON), under the height it concerns.
+    pub fn append_evidence(&self, height: u64, statement: &[u8]) -> Result<()> {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let mut key = height.to_be_bytes().to_vec();
+        key.extend_from_slice(&SEQ.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        self.db.put_cf_opt(self.cf(CF_EVIDENCE), key, statement, &opts)?;
+        Ok(())
+    }
+
+    /// The newest `limit` statements of equivocation, highest height first.
+    pub fn evidence(&self, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let iter = self.db.iterator_cf(self.cf(CF_EVIDENCE), IteratorMode::End);
         iter.take(limit).map(|item| Ok(item?.1.to_vec())).collect()
     }
 }

@@ -38,7 +38,7 @@ pub use bench::raw_batch_write;
 pub use compliance::{
     consent_key, daily_key, ComplianceChanges, Found, Page, RecordQuery, ReportCounts,
 };
-use compliance::{CF_AUDIT, CF_CONSENT, CF_DAILY, CF_FLAG, CF_REPORTS};
+use compliance::{CF_AUDIT, CF_CONSENT, CF_DAILY, CF_EVIDENCE, CF_FLAG, CF_REPORTS};
 use cunzheng_types::{
     compliance::{Filing, Flags},
     merkle::{self, Frontier},
@@ -65,7 +65,7 @@ const CF_UNDECIDED: &str = "undecided";
 const CF_LOG: &str = "log_tiles";
 const CF_BLOCK_TREE: &str = "block_tree";
 
-const ALL_CFS: [&str; 18] = [
+const ALL_CFS: [&str; 19] = [
     CF_META,
     CF_BLOCKS,
     CF_BLOCK_TXS,
@@ -84,6 +84,7 @@ const ALL_CFS: [&str; 18] = [
     CF_REPORTS,
     CF_AUDIT,
     CF_PORTAL,
+    CF_EVIDENCE,
 ];
 
 const KEY_HEAD: &[u8] = b"head";
