@@ -251,20 +251,26 @@ pub async fn block(
     })))
 }
 
+/// The names of the members whose signatures decided the committed head.
+pub(crate) fn head_signers(state: &AppState) -> Vec<String> {
+    let (chain, genesis) = (&state.chain, state.chain.genesis());
+    match chain.store().certificate(chain.head().height) {
+        Ok(Some(cert)) => cert
+            .signatures
+            .iter()
+            .filter_map(|s| genesis.validator(&s.validator).map(|v| v.name.clone()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// `GET /v1/status`: the committed head, the members whose signatures decided it, this
 /// node's role and the pool.
 pub async fn status(State(state): State<Arc<AppState>>) -> Answer {
     let chain = &state.chain;
     let head = chain.head();
     let genesis = chain.genesis();
-    let signers: Vec<&str> = match chain.store().certificate(head.height) {
-        Ok(Some(cert)) => cert
-            .signatures
-            .iter()
-            .filter_map(|s| genesis.validator(&s.validator).map(|v| v.name.as_str()))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let signers = head_signers(&state);
     let connected = state.members_connected.get().map(|names| names());
     Answer::success(json!({
         "role": state.config.role,

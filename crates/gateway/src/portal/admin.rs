@@ -162,14 +162,7 @@ pub async fn queues(State(state): State<Arc<AppState>>, o: Operator) -> Page {
             }
         }
     };
-    Ok(page::respond(
-        portal,
-        v,
-        Side::Operator,
-        "/portal/admin",
-        l.t("审核队列", "Review queues"),
-        body,
-    ))
+    Ok(o.page(portal, "/portal/admin", l.t("审核队列", "Review queues"), body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -283,14 +276,7 @@ pub async fn application(
             }
         }
     };
-    Ok(page::respond(
-        portal,
-        &o.visitor,
-        Side::Operator,
-        "/portal/admin",
-        l.t("备案审核", "Filing review"),
-        body,
-    ))
+    Ok(o.page(portal, "/portal/admin", l.t("备案审核", "Filing review"), body))
 }
 
 /// `POST /portal/admin/filings/{id}`: an approval becomes operator transactions (the client's
@@ -419,14 +405,7 @@ pub async fn enterprises(State(state): State<Arc<AppState>>, o: Operator) -> Pag
             } }
         }
     };
-    Ok(page::respond(
-        portal,
-        &o.visitor,
-        Side::Operator,
-        "/portal/admin/enterprises",
-        l.t("企业管理", "Enterprises"),
-        body,
-    ))
+    Ok(o.page(portal, "/portal/admin/enterprises", l.t("企业管理", "Enterprises"), body))
 }
 
 /// `POST /portal/admin/enterprises/{client_id}`: suspends or reinstates on the chain.
@@ -548,14 +527,7 @@ fn complaints_page(
 pub async fn complaints(State(state): State<Arc<AppState>>, o: Operator) -> Page {
     let portal = portal(&state)?;
     let body = complaints_page(&state, &o, &ComplaintForm::default(), &FieldErrors::new())?;
-    Ok(page::respond(
-        portal,
-        &o.visitor,
-        Side::Operator,
-        "/portal/admin/complaints",
-        o.visitor.lang.t("投诉工单", "Complaints"),
-        body,
-    ))
+    Ok(o.page(portal, "/portal/admin/complaints", o.visitor.lang.t("投诉工单", "Complaints"), body))
 }
 
 /// `POST /portal/admin/complaints`: opens a complaint and routes it to the enterprise's client.
@@ -592,14 +564,7 @@ pub async fn open_complaint(
     }
     let (Some(time), true) = (time, errors.is_empty()) else {
         let body = complaints_page(&state, &o, &f, &errors)?;
-        return Ok(page::respond(
-            portal,
-            &o.visitor,
-            Side::Operator,
-            "/portal/admin/complaints",
-            l.t("投诉工单", "Complaints"),
-            body,
-        ));
+        return Ok(o.page(portal, "/portal/admin/complaints", l.t("投诉工单", "Complaints"), body));
     };
     let mut id = [0u8; 5];
     rand::rngs::OsRng.fill_bytes(&mut id);
@@ -646,14 +611,7 @@ pub async fn complaint(
             }
         }
     };
-    Ok(page::respond(
-        portal,
-        &o.visitor,
-        Side::Operator,
-        "/portal/admin/complaints",
-        l.t("工单详情", "Complaint"),
-        body,
-    ))
+    Ok(o.page(portal, "/portal/admin/complaints", l.t("工单详情", "Complaint"), body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -727,14 +685,7 @@ pub async fn consortium(State(state): State<Arc<AppState>>, o: Operator) -> Page
     let chain = &state.chain;
     let head = chain.head();
     let genesis = chain.genesis();
-    let signers: Vec<String> = match chain.store().certificate(head.height) {
-        Ok(Some(cert)) => cert
-            .signatures
-            .iter()
-            .filter_map(|s| genesis.validator(&s.validator).map(|v| v.name.clone()))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let signers = crate::query::head_signers(&state);
     let connected: Option<Vec<String>> = state.members_connected.get().map(|f| f());
     let body = html! {
         dl.facts #consortium {
@@ -755,14 +706,7 @@ pub async fn consortium(State(state): State<Arc<AppState>>, o: Operator) -> Page
             } } }
         }
     };
-    Ok(page::respond(
-        portal,
-        &o.visitor,
-        Side::Operator,
-        "/portal/admin/consortium",
-        l.t("联盟节点", "Consortium"),
-        body,
-    ))
+    Ok(o.page(portal, "/portal/admin/consortium", l.t("联盟节点", "Consortium"), body))
 }
 
 /// `GET /portal/admin/outbox` (development only): the messages the log sender kept.
@@ -787,12 +731,5 @@ pub async fn outbox(State(state): State<Arc<AppState>>, o: Operator) -> Page {
             tbody { @for s in &sent { tr { td { (beijing_time(s.at_ms / 1000)) } td.phone { (s.phone) } td.text { (s.text) } } } }
         }
     };
-    Ok(page::respond(
-        portal,
-        &o.visitor,
-        Side::Operator,
-        "/portal/admin/outbox",
-        l.t("短信发件箱", "SMS outbox"),
-        body,
-    ))
+    Ok(o.page(portal, "/portal/admin/outbox", l.t("短信发件箱", "SMS outbox"), body))
 }

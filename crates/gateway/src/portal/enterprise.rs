@@ -31,7 +31,7 @@ use super::{
         account_key, application_key, complaint_key, Account, Application, Certification,
         Complaint, ComplaintAnswer, FileRef, Review,
     },
-    page::{self, bar_chart, csrf, input, notice, row, FieldErrors, Lang, Side},
+    page::{self, bar_chart, csrf, input, notice, row, FieldErrors, Lang},
     portal, upload, Enterprise, Portal, MAX_CSV_BYTES, MAX_FILE_BYTES,
 };
 use crate::{certificate::beijing_time, operator::commit_operator_txs, AppState};
@@ -104,14 +104,7 @@ pub async fn overview(State(state): State<Arc<AppState>>, e: Enterprise) -> Page
             (notice(l.t("完成企业认证并通过业务备案后，这里将显示存证统计。", "Certify your company and get a filing approved to see your deposits here.")))
             p { a href="/portal/account" { (l.t("前往企业认证", "Certify the company")) } " · " a href="/portal/filing" { (l.t("前往业务备案", "File a business")) } }
         };
-        return Ok(page::respond(
-            portal,
-            &e.visitor,
-            Side::Enterprise,
-            "/portal/overview",
-            l.t("总览页", "Overview"),
-            body,
-        ));
+        return Ok(e.page(portal, "/portal/overview", l.t("总览页", "Overview"), body));
     };
     let day = beijing_day(unix_now());
     let (today_kinds, today_flagged) = counts(portal, &client, day, day).map_err(fail(l))?;
@@ -139,14 +132,7 @@ pub async fn overview(State(state): State<Arc<AppState>>, e: Enterprise) -> Page
         h2 { (l.t("近 30 天每日存证", "Deposits per day, last 30 days")) }
         (bar_chart(&labels, &[(l.t("存证", "Records"), "#3b82f6", totals), (l.t("违规标记", "Flagged"), "#ef4444", flagged)]))
     };
-    Ok(page::respond(
-        portal,
-        &e.visitor,
-        Side::Enterprise,
-        "/portal/overview",
-        l.t("总览页", "Overview"),
-        body,
-    ))
+    Ok(e.page(portal, "/portal/overview", l.t("总览页", "Overview"), body))
 }
 
 fn masked_key(key: &str) -> String {
@@ -254,14 +240,7 @@ pub async fn account(State(state): State<Arc<AppState>>, e: Enterprise) -> Page 
     }
     let body =
         account_body(portal, &state, &e, &account, shown.as_deref(), &FieldErrors::new(), ("", ""));
-    Ok(page::respond(
-        portal,
-        &e.visitor,
-        Side::Enterprise,
-        "/portal/account",
-        l.t("账户信息", "Account"),
-        body,
-    ))
+    Ok(e.page(portal, "/portal/account", l.t("账户信息", "Account"), body))
 }
 
 /// `POST /portal/certification`: company name, credit code and licence.
@@ -361,14 +340,7 @@ pub async fn certify(State(state): State<Arc<AppState>>, e: Enterprise, form: Mu
         }
         _ => {
             let body = account_body(portal, &state, &e, &account, None, &errors, (&company, &code));
-            Ok(page::respond(
-                portal,
-                &e.visitor,
-                Side::Enterprise,
-                "/portal/account",
-                l.t("账户信息", "Account"),
-                body,
-            ))
+            Ok(e.page(portal, "/portal/account", l.t("账户信息", "Account"), body))
         }
     }
 }
@@ -526,14 +498,7 @@ pub async fn filing_page(State(state): State<Arc<AppState>>, e: Enterprise) -> P
     let account = account_of(portal, &e)?;
     let body =
         filing_body(portal, &e, &account, &FilingValues::default(), &FieldErrors::new(), &[])?;
-    Ok(page::respond(
-        portal,
-        &e.visitor,
-        Side::Enterprise,
-        "/portal/filing",
-        e.visitor.lang.t("业务备案", "Business filing"),
-        body,
-    ))
+    Ok(e.page(portal, "/portal/filing", e.visitor.lang.t("业务备案", "Business filing"), body))
 }
 
 /// `POST /portal/filing`: checks every field and every CSV row, stores the files and queues
@@ -639,14 +604,7 @@ pub async fn file(State(state): State<Arc<AppState>>, e: Enterprise, form: Multi
         (numbers, daily_limit, hours, errors.is_empty())
     else {
         let body = filing_body(portal, &e, &account, &values, &errors, &csv_errors)?;
-        return Ok(page::respond(
-            portal,
-            &e.visitor,
-            Side::Enterprise,
-            "/portal/filing",
-            l.t("业务备案", "Business filing"),
-            body,
-        ));
+        return Ok(e.page(portal, "/portal/filing", l.t("业务备案", "Business filing"), body));
     };
     let keep = |p: &upload::Part| {
         upload::keep(&portal.uploads, p, &doc_kinds)
@@ -854,14 +812,7 @@ pub async fn records(
             @if let Some(next) = &next { p { a #next-page href=(next) { (l.t("下一页", "Next page")) } } }
         }
     };
-    Ok(page::respond(
-        portal,
-        &e.visitor,
-        Side::Enterprise,
-        "/portal/records",
-        l.t("存证记录查询", "Records"),
-        body,
-    ))
+    Ok(e.page(portal, "/portal/records", l.t("存证记录查询", "Records"), body))
 }
 
 fn complaints_of(portal: &Portal, client: Option<&str>) -> Result<Vec<Complaint>, String> {
@@ -899,14 +850,7 @@ pub async fn complaints(State(state): State<Arc<AppState>>, e: Enterprise) -> Pa
             }
         }
     };
-    Ok(page::respond(
-        portal,
-        &e.visitor,
-        Side::Enterprise,
-        "/portal/complaints",
-        l.t("工单处理", "Complaints"),
-        body,
-    ))
+    Ok(e.page(portal, "/portal/complaints", l.t("工单处理", "Complaints"), body))
 }
 
 /// The records of the complaint's client for its phone within a day of its time.
@@ -1088,14 +1032,7 @@ async fn complaint_page(
             }
         }
     };
-    page::respond(
-        portal,
-        &e.visitor,
-        Side::Enterprise,
-        "/portal/complaints",
-        l.t("工单详情", "Complaint"),
-        body,
-    )
+    e.page(portal, "/portal/complaints", l.t("工单详情", "Complaint"), body)
 }
 
 /// `POST /portal/complaints/{id}`: the enterprise's answer with evidence.
@@ -1216,14 +1153,7 @@ pub async fn reports(
     let Some(client) = account.client_id.clone() else {
         let body =
             notice(l.t("业务备案通过后即可查看报表。", "Reports open once a filing is approved."));
-        return Ok(page::respond(
-            portal,
-            &e.visitor,
-            Side::Enterprise,
-            "/portal/reports",
-            l.t("报表统计", "Reports"),
-            body,
-        ));
+        return Ok(e.page(portal, "/portal/reports", l.t("报表统计", "Reports"), body));
     };
     let days = daily_rows(portal, &client, y, m).map_err(fail(l))?;
     let months: Vec<(String, Vec<u64>, u64)> = (1..=12u32)
@@ -1263,14 +1193,7 @@ pub async fn reports(
         (bar_chart(&month_labels, &[(l.t("存证", "Records"), "#3b82f6", month_totals), (l.t("违规标记", "Flagged"), "#ef4444", month_flagged)]))
         (table("monthly-report", &months))
     };
-    Ok(page::respond(
-        portal,
-        &e.visitor,
-        Side::Enterprise,
-        "/portal/reports",
-        l.t("报表统计", "Reports"),
-        body,
-    ))
+    Ok(e.page(portal, "/portal/reports", l.t("报表统计", "Reports"), body))
 }
 
 /// `GET /portal/reports.csv?month=YYYY-MM`: the daily table as CSV.
@@ -1322,14 +1245,7 @@ pub async fn docs(State(state): State<Arc<AppState>>, e: Enterprise) -> Page {
     let portal = portal(&state)?;
     let l = e.visitor.lang;
     let body = html! { article.docs { (page::trusted(include_str!("docs_zh.html"))) } };
-    Ok(page::respond(
-        portal,
-        &e.visitor,
-        Side::Enterprise,
-        "/portal/docs",
-        l.t("文档中心", "Documents"),
-        body,
-    ))
+    Ok(e.page(portal, "/portal/docs", l.t("文档中心", "Documents"), body))
 }
 
 /// The files an enterprise may download: its licence, its filings' files, its answers'

@@ -253,6 +253,22 @@ fn log_in(portal: &Portal, visitor: &Visitor, subject: Subject, to: &str) -> Res
     response
 }
 
+/// The name `pick` takes from the visitor's session, with the visitor. A visitor without a
+/// session is sent to `login`; one of the other role is refused.
+fn require(
+    visitor: Visitor,
+    pick: fn(&Subject) -> Option<&String>,
+    login: &str,
+    refusal: (&'static str, &'static str),
+) -> Result<(Visitor, String), Response> {
+    let picked = visitor.session.as_ref().map(|s| pick(&s.subject).cloned());
+    match picked {
+        Some(Some(name)) => Ok((visitor, name)),
+        Some(None) => Err(page::refused(visitor.lang, StatusCode::FORBIDDEN, refusal.0, refusal.1)),
+        None => Err(Redirect::to(login).into_response()),
+    }
+}
+
 /// An enterprise's session. Others are sent to the login page, operators refused.
 pub struct Enterprise {
     pub visitor: Visitor,
@@ -267,19 +283,20 @@ impl FromRequestParts<Arc<AppState>> for Enterprise {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let visitor = Visitor::from_request_parts(parts, state).await?;
-        match &visitor.session {
-            Some(Session { subject: Subject::Enterprise { phone }, .. }) => {
-                let phone = phone.clone();
-                Ok(Enterprise { visitor, phone })
-            }
-            Some(_) => Err(page::refused(
-                visitor.lang,
-                StatusCode::FORBIDDEN,
-                "此页面仅对企业用户开放。",
-                "This page is for enterprise users.",
-            )),
-            None => Err(Redirect::to("/portal/login").into_response()),
-        }
+        let pick: fn(&Subject) -> Option<&String> = |s| match s {
+            Subject::Enterprise { phone } => Some(phone),
+            Subject::Operator { .. } => None,
+        };
+        let refusal = ("此页面仅对企业用户开放。", "This page is for enterprise users.");
+        let (visitor, phone) = require(visitor, pick, "/portal/login", refusal)?;
+        Ok(Enterprise { visitor, phone })
+    }
+}
+
+impl Enterprise {
+    /// A page of the enterprise side; `active` marks its entry in the navigation.
+    pub fn page(&self, portal: &Portal, active: &str, title: &str, body: maud::Markup) -> Response {
+        page::respond(portal, &self.visitor, page::Side::Enterprise, active, title, body)
     }
 }
 
@@ -297,19 +314,20 @@ impl FromRequestParts<Arc<AppState>> for Operator {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let visitor = Visitor::from_request_parts(parts, state).await?;
-        match &visitor.session {
-            Some(Session { subject: Subject::Operator { name }, .. }) => {
-                let name = name.clone();
-                Ok(Operator { visitor, name })
-            }
-            Some(_) => Err(page::refused(
-                visitor.lang,
-                StatusCode::FORBIDDEN,
-                "此页面仅对运营方开放。",
-                "This page is for operator staff.",
-            )),
-            None => Err(Redirect::to("/portal/admin/login").into_response()),
-        }
+        let pick: fn(&Subject) -> Option<&String> = |s| match s {
+            Subject::Operator { name } => Some(name),
+            Subject::Enterprise { .. } => None,
+        };
+        let refusal = ("此页面仅对运营方开放。", "This page is for operator staff.");
+        let (visitor, name) = require(visitor, pick, "/portal/admin/login", refusal)?;
+        Ok(Operator { visitor, name })
+    }
+}
+
+impl Operator {
+    /// A page of the operator side; `active` marks its entry in the navigation.
+    pub fn page(&self, portal: &Portal, active: &str, title: &str, body: maud::Markup) -> Response {
+        page::respond(portal, &self.visitor, page::Side::Operator, active, title, body)
     }
 }
 
