@@ -402,3 +402,20 @@ async fn registration_by_sms_code_login_and_their_limits() {
     assert!(locked.body.contains("尝试次数过多"));
     assert_eq!(locked.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_logs_nobody_in_and_is_deleted() {
+    let uploads = tempfile::tempdir().unwrap();
+    let node = portal_node(uploads.path()).await;
+    account(&node, "13800000001", "c1");
+    let token = hex::encode(rand_bytes());
+    let key = format!("sess/{}", hex::encode(Sha256::digest(token.as_bytes())));
+    let expired = json!({ "subject": enterprise("13800000001"), "expires_ms": unix_now_ms() - 1 });
+    node.chain
+        .store()
+        .portal_write(&[(key.clone(), Some(expired.to_string().into_bytes()))])
+        .unwrap();
+    let mut v = Visitor { node: &node, cookie: Some(token) };
+    assert_eq!(v.get("/portal/overview").await.location, "/portal/login");
+    assert!(node.chain.store().portal_get(&key).unwrap().is_none());
+}

@@ -119,10 +119,10 @@ impl Limits {
         let now = unix_now_ms();
         let mut hits = self.hits.lock();
         if hits.len() > 100_000 {
-            hits.retain(|_, v| v.last().is_some_and(|t| now - t < 3_600_000));
+            hits.retain(|_, v| v.last().is_some_and(|t| now.saturating_sub(*t) < 3_600_000));
         }
         let times = hits.entry(key).or_default();
-        times.retain(|t| now - t < window_ms);
+        times.retain(|t| now.saturating_sub(*t) < window_ms);
         if times.len() >= max {
             return false;
         }
@@ -186,11 +186,22 @@ impl FromRequestParts<Arc<AppState>> for Visitor {
             }
         }
         let session = match &cookie {
-            Some(token) => portal
-                .db
-                .get::<Session>(&session_key(token))
-                .map_err(|e| page::failure(lang, &e.to_string()))?
-                .filter(|s| s.expires_ms > unix_now_ms()),
+            Some(token) => {
+                let key = session_key(token);
+                let stored = portal
+                    .db
+                    .get::<Session>(&key)
+                    .map_err(|e| page::failure(lang, &e.to_string()))?;
+                match stored {
+                    Some(s) if s.expires_ms > unix_now_ms() => Some(s),
+                    Some(_) => {
+                        // An expired session is deleted when it is next presented.
+                        portal.db.delete(key).map_err(|e| page::failure(lang, &e.to_string()))?;
+                        None
+                    }
+                    None => None,
+                }
+            }
             None => None,
         };
         let new_cookie = cookie.is_none();
