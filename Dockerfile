@@ -23,6 +23,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/local/bin/cunzheng-node /usr/local/bin/cunzheng /usr/local/bin/
 COPY node-config /etc/cunzheng
+RUN chmod 600 /etc/cunzheng/keys/*
 VOLUME /data
 ENTRYPOINT ["cunzheng-node"]
 CMD ["--dev", "--data", "/data", "--http", "0.0.0.0:8080"]

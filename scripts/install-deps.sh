@@ -2,11 +2,15 @@
 # Installs what building cunzheng needs on Debian when it is missing: clang and libclang for
 # RocksDB's bindings, Debian's RocksDB library, and the rustfmt and clippy components. With
 # --test, also Chromium and ChromeDriver, which the browser tests drive headless, a Chinese font for
-# their screenshots, poppler's PDF tools, schemathesis (PyPI) for the API conformance test, and cargo-fuzz.
+# their screenshots, poppler's PDF tools, libfaketime and iproute2 for the fault tests (clocks
+# apart, a member in a network namespace), schemathesis (PyPI) for the API conformance test, and
+# cargo-fuzz.
 set -euo pipefail
 
 packages=(clang libclang-dev librocksdb-dev pkg-config)
-if [ "${1:-}" = "--test" ]; then packages+=(chromium chromium-driver fonts-wqy-zenhei poppler-utils); fi
+if [ "${1:-}" = "--test" ]; then
+  packages+=(chromium chromium-driver fonts-wqy-zenhei poppler-utils faketime iproute2)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,6 +19,8 @@ alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 up() {
   scripts/install-deps.sh
   cargo build --release --locked --bin cunzheng-node --bin cunzheng
+  # A checkout leaves the sample keys readable by all; the node wants them private.
+  chmod 600 node-config/keys/*
   local bin
   bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/cunzheng-node"
   for i in "${members[@]}"; do

@@ -43,6 +43,11 @@ pub struct DevNode {
 impl DevNode {
     /// Starts a dev node on `data` and waits until it has written its credentials.
     pub fn start(data: &Path) -> anyhow::Result<DevNode> {
+        DevNode::start_with(data, &[])
+    }
+
+    /// A dev node with extra command-line arguments.
+    pub fn start_with(data: &Path, args: &[&str]) -> anyhow::Result<DevNode> {
         let creds_path = data.join("dev-credentials.json");
         let _ = std::fs::remove_file(&creds_path);
         let log = std::fs::OpenOptions::new()
@@ -52,6 +57,7 @@ impl DevNode {
         let child = Command::new(bin("cunzheng-node"))
             .args(["--dev", "--http", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -198,21 +204,36 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Writes a key or token file that only its owner can read, as the node expects.
+fn secret(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())
+}
+
 /// One member's addresses and identity in a [`Consortium`].
 #[derive(Clone, Debug)]
 pub struct MemberSpec {
     pub name: String,
     pub key: ed25519_dalek::SigningKey,
+    /// The address it listens on and is reached at: loopback unless the test gave another.
+    pub ip: String,
     pub http: u16,
     pub consensus: u16,
     pub gossip: u16,
 }
 
 impl MemberSpec {
-    fn new(name: &str, key: ed25519_dalek::SigningKey) -> Self {
+    fn new(name: &str, key: ed25519_dalek::SigningKey, ip: &str) -> Self {
         MemberSpec {
             name: name.into(),
             key,
+            ip: ip.into(),
             http: free_port(),
             consensus: free_port(),
             gossip: free_port(),
@@ -224,7 +245,7 @@ impl MemberSpec {
     }
 
     pub fn api(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http)
+        format!("http://{}:{}", self.ip, self.http)
     }
 }
 
@@ -240,12 +261,26 @@ pub struct ConsortiumOptions {
     pub commit_timeout_ms: u64,
     /// Full nodes that every member accepts as a peer (started later, by the test).
     pub full_nodes: usize,
+    /// The IPv4 address of each node, members first; loopback for those not given.
+    pub ips: Vec<String>,
 }
 
 impl Default for ConsortiumOptions {
     fn default() -> Self {
-        ConsortiumOptions { commit_timeout_ms: 10_000, full_nodes: 0 }
+        ConsortiumOptions { commit_timeout_ms: 10_000, full_nodes: 0, ips: Vec::new() }
     }
+}
+
+/// How a node process is started beyond its configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Launch<'a> {
+    /// Extra command-line arguments of `cunzheng-node`.
+    pub args: &'a [&'a str],
+    /// Extra environment variables.
+    pub env: &'a [(&'a str, &'a str)],
+    /// A command that runs the node, such as `ip netns exec <name>`; it must exec the node so
+    /// that the process started is the node itself.
+    pub wrapper: &'a [&'a str],
 }
 
 /// A consortium of `cunzheng-node` processes on loopback: members 1 and 2 are the operator's
@@ -268,11 +303,15 @@ impl Consortium {
         use rand::rngs::OsRng;
 
         let names = ["operator-1", "operator-2", "carrier", "regulator", "notary", "m6", "m7"];
+        let ip = |i: usize| options.ips.get(i).map_or("127.0.0.1", String::as_str);
         let members: Vec<MemberSpec> = (0..members)
-            .map(|i| MemberSpec::new(names[i], SigningKey::generate(&mut OsRng)))
+            .map(|i| MemberSpec::new(names[i], SigningKey::generate(&mut OsRng), ip(i)))
             .collect();
         let full_nodes: Vec<MemberSpec> = (0..options.full_nodes)
-            .map(|i| MemberSpec::new(&format!("full{i}"), SigningKey::generate(&mut OsRng)))
+            .map(|i| {
+                let key = SigningKey::generate(&mut OsRng);
+                MemberSpec::new(&format!("full{i}"), key, ip(members.len() + i))
+            })
             .collect();
         let operator = SigningKey::generate(&mut OsRng);
         let genesis = Genesis {
@@ -290,9 +329,9 @@ impl Consortium {
         };
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("genesis.json"), serde_json::to_vec_pretty(&genesis)?)?;
-        std::fs::write(dir.join("operator.key"), hex::encode(operator.to_bytes()))?;
-        std::fs::write(dir.join("operator.secret"), hex::encode(rand::random::<[u8; 32]>()))?;
-        std::fs::write(dir.join("admin.token"), hex::encode(rand::random::<[u8; 16]>()))?;
+        secret(&dir.join("operator.key"), &hex::encode(operator.to_bytes()))?;
+        secret(&dir.join("operator.secret"), &hex::encode(rand::random::<[u8; 32]>()))?;
+        secret(&dir.join("admin.token"), &hex::encode(rand::random::<[u8; 16]>()))?;
         let demo = Credentials {
             client_id: "demo".into(),
             client_key: hex::encode(rand::random::<[u8; 16]>()),
@@ -300,7 +339,7 @@ impl Consortium {
         };
         std::fs::write(dir.join("demo.json"), serde_json::to_vec_pretty(&demo)?)?;
         let reader_token = hex::encode(rand::random::<[u8; 16]>());
-        std::fs::write(dir.join("readers.tokens"), format!("auditor {reader_token}\n"))?;
+        secret(&dir.join("readers.tokens"), &format!("auditor {reader_token}\n"))?;
 
         let all: Vec<&MemberSpec> = members.iter().chain(&full_nodes).collect();
         for (i, m) in all.iter().enumerate() {
@@ -311,16 +350,17 @@ impl Consortium {
                     .filter(|(j, o)| {
                         *j != i && (with_full || *j < members.len()) && o.name != m.name
                     })
-                    .map(|(_, o)| format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{}\"", port(o), o.peer_id()))
+                    .map(|(_, o)| format!("\"/ip4/{}/tcp/{}/p2p/{}\"", o.ip, port(o), o.peer_id()))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            std::fs::write(dir.join(format!("{}.key", m.name)), hex::encode(m.key.to_bytes()))?;
+            secret(&dir.join(format!("{}.key", m.name)), &hex::encode(m.key.to_bytes()))?;
             let mut toml = format!(
-                "data_dir = \"{name}\"\n\n[http]\naddr = \"127.0.0.1:{http}\"\ncommit_timeout_ms = {timeout}\n\n\
-                 [consensus]\nmoniker = \"{name}\"\nlisten = \"/ip4/127.0.0.1/tcp/{cons}\"\npeers = [{peers}]\n\
+                "data_dir = \"{name}\"\n\n[http]\naddr = \"{ip}:{http}\"\ncommit_timeout_ms = {timeout}\n\n\
+                 [consensus]\nmoniker = \"{name}\"\nlisten = \"/ip4/{ip}/tcp/{cons}\"\npeers = [{peers}]\n\
                  propose_timeout_ms = 1500\nidle_block_ms = 500\n",
                 name = m.name,
+                ip = m.ip,
                 http = m.http,
                 timeout = options.commit_timeout_ms,
                 cons = m.consensus,
@@ -328,7 +368,8 @@ impl Consortium {
             );
             if member {
                 toml += &format!(
-                    "gossip_listen = \"/ip4/127.0.0.1/tcp/{}\"\ngossip_peers = [{}]\n",
+                    "gossip_listen = \"/ip4/{}/tcp/{}\"\ngossip_peers = [{}]\n",
+                    m.ip,
                     m.gossip,
                     others(|o| o.gossip, false)
                 );
@@ -360,13 +401,13 @@ impl Consortium {
     /// A configuration for a node with a fresh key that no member knows, pointed at every
     /// member; as a validator when `votes`. Returns its path and its HTTP address.
     pub fn stranger(&self, name: &str, votes: bool) -> anyhow::Result<(PathBuf, String)> {
-        let spec =
-            MemberSpec::new(name, ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng));
-        std::fs::write(self.dir.join(format!("{name}.key")), hex::encode(spec.key.to_bytes()))?;
+        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let spec = MemberSpec::new(name, key, "127.0.0.1");
+        secret(&self.dir.join(format!("{name}.key")), &hex::encode(spec.key.to_bytes()))?;
         let peers: Vec<String> = self
             .members
             .iter()
-            .map(|m| format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{}\"", m.consensus, m.peer_id()))
+            .map(|m| format!("\"/ip4/{}/tcp/{}/p2p/{}\"", m.ip, m.consensus, m.peer_id()))
             .collect();
         let key = if votes { "validator_key" } else { "node_key" };
         let toml = format!(
@@ -392,19 +433,33 @@ impl Consortium {
 
     /// Node `i` with extra command-line arguments.
     pub fn start_with(&mut self, i: usize, args: &[&str]) -> anyhow::Result<()> {
+        self.launch(i, Launch { args, ..Launch::default() })
+    }
+
+    /// Node `i`, started as `how` says.
+    pub fn launch(&mut self, i: usize, how: Launch) -> anyhow::Result<()> {
         let name = self.spec(i).name.clone();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.join(format!("{name}.log")))?;
-        let child = Command::new(bin("cunzheng-node"))
+        let mut command = match how.wrapper {
+            [program, rest @ ..] => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin("cunzheng-node"));
+                c
+            }
+            [] => Command::new(bin("cunzheng-node")),
+        };
+        let child = command
             .arg("--config")
             .arg(self.dir.join(format!("{name}.toml")))
-            .args(args)
+            .args(how.args)
             .env(
                 "RUST_LOG",
                 "info,arc_malachitebft_core_consensus=warn,arc_malachitebft_engine=warn,arc_malachitebft_network=warn,arc_malachitebft_discovery=warn,arc_malachitebft_sync=warn",
             )
+            .envs(how.env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -423,6 +478,35 @@ impl Consortium {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// SIGSTOP: the node stays connected but answers nothing until [`Self::resume`].
+    pub fn pause(&self, i: usize) {
+        self.signal(i, "-STOP");
+    }
+
+    /// SIGCONT after [`Self::pause`].
+    pub fn resume(&self, i: usize) {
+        self.signal(i, "-CONT");
+    }
+
+    fn signal(&self, i: usize, signal: &str) {
+        let pid = self.nodes[i].as_ref().expect("a running node").id();
+        let ok = Command::new("kill").arg(signal).arg(pid.to_string()).status();
+        assert!(ok.is_ok_and(|s| s.success()), "kill {signal} {pid} failed");
+    }
+
+    /// Turns full node `full` into a second process holding member `member`'s validator key:
+    /// the members accept it as the full node it was, and it signs as that member. Beside the
+    /// honest member, it proposes and votes for blocks of its own: two different signed
+    /// messages of one member at one height and round.
+    pub fn double_signer(&self, full: usize, member: usize) -> anyhow::Result<()> {
+        let spec = &self.full_nodes[full];
+        let path = self.dir.join(format!("{}.toml", spec.name));
+        let mut toml = std::fs::read_to_string(&path)?;
+        toml += &format!("validator_key = \"{}.key\"\n", self.members[member].name);
+        std::fs::write(path, toml)?;
+        Ok(())
     }
 
     /// The node's exit status, if it has exited.
@@ -498,4 +582,96 @@ impl Drop for Consortium {
     fn drop(&mut self) {
         (0..self.nodes.len()).for_each(|i| self.kill(i));
     }
+}
+
+/// Writers that deposit consents through some nodes until stopped, keeping the ids of every
+/// record a gateway acknowledged.
+pub struct Load {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    acknowledged: Arc<std::sync::Mutex<Vec<Hash>>>,
+    writers: tokio::task::JoinSet<()>,
+}
+
+impl Load {
+    /// `per_node` writers on each of `nodes`, each depositing `batch` consents a call.
+    pub fn start(c: &Consortium, nodes: &[usize], per_node: usize, batch: usize) -> Load {
+        use cunzheng_types::{record::Endpoint, unix_now};
+        use std::sync::atomic::Ordering;
+
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let acknowledged: Arc<std::sync::Mutex<Vec<Hash>>> = Arc::default();
+        let mut writers = tokio::task::JoinSet::new();
+        let tag: u32 = rand::random();
+        for (w, &node) in nodes.iter().cycle().take(nodes.len() * per_node).enumerate() {
+            let client = c.client(node);
+            let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
+            writers.spawn(async move {
+                let voice = Endpoint::from_kind("voice.consent").expect("a record kind");
+                let mut call = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let list: Vec<serde_json::Value> = (0..batch)
+                        .map(|i| {
+                            serde_json::json!({
+                                "phone": format!("{:032X}", i),
+                                "deposit_hash": format!("load{tag}w{w}c{call}r{i}"),
+                                "sign_time": unix_now() - 5,
+                            })
+                        })
+                        .collect();
+                    let ts = unix_now();
+                    let ids = client.tx_ids(voice, &list, ts).expect("valid records");
+                    match client.deposit_at(voice, &list, ts).await {
+                        Ok(a) if a.code == 0 => acknowledged.lock().unwrap().extend(ids),
+                        // The node is down or the call timed out: nothing was acknowledged.
+                        _ => tokio::time::sleep(Duration::from_millis(200)).await,
+                    }
+                    call += 1;
+                }
+            });
+        }
+        Load { stop, acknowledged, writers }
+    }
+
+    /// How many records were acknowledged so far.
+    pub fn acknowledged(&self) -> usize {
+        self.acknowledged.lock().unwrap().len()
+    }
+
+    /// Stops the writers; the ids of every acknowledged record.
+    pub async fn stop(mut self) -> Vec<Hash> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        while self.writers.join_next().await.is_some() {}
+        std::mem::take(&mut *self.acknowledged.lock().unwrap())
+    }
+}
+
+/// Checks that `nodes` agree: each reaches the highest head among them, all hold the same block
+/// there (so no fork: each header names its parent), every chain verifies from genesis, and
+/// every record in `acknowledged` is in every chain. Returns the common height.
+pub async fn agree(
+    c: &Consortium,
+    nodes: &[usize],
+    acknowledged: &[Hash],
+    within: Duration,
+) -> anyhow::Result<u64> {
+    let mut top = 0;
+    for &i in nodes {
+        top = top.max(c.head(i).await.context("a node does not answer")?.0);
+    }
+    for &i in nodes {
+        c.wait_height(i, top, within).await?;
+    }
+    let hashes = c.block_hashes(nodes, top).await?;
+    if hashes.iter().any(|h| *h != hashes[0]) {
+        bail!("blocks at height {top} differ: {hashes:?}");
+    }
+    for &i in nodes {
+        let (_, ids) = verify_chain(&c.client(i), &c.genesis).await?;
+        let chain: std::collections::HashSet<Hash> = ids.into_iter().collect();
+        let lost = acknowledged.iter().filter(|id| !chain.contains(id)).count();
+        if lost > 0 {
+            bail!("node {i}'s chain lacks {lost} of {} acknowledged records", acknowledged.len());
+        }
+    }
+    Ok(top)
 }

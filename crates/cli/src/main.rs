@@ -49,6 +49,10 @@ pub struct Target {
     /// API base URL (overrides the one in the credentials file).
     #[arg(long)]
     api: Option<String>,
+    /// PEM certificates to trust for an `https://` API beside the Web PKI's roots, such as the
+    /// gateway's own self-signed certificate.
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
 }
 
 impl Target {
@@ -58,7 +62,15 @@ impl Target {
         let c: cunzheng_client::Credentials = serde_json::from_slice(&bytes)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.credentials.display()))?;
         let api = self.api.clone().unwrap_or(c.api);
-        Ok(cunzheng_client::Client::new(&api, &c.client_id, &c.client_key))
+        let client = cunzheng_client::Client::new(&api, &c.client_id, &c.client_key);
+        match &self.ca_cert {
+            Some(path) => {
+                let pem =
+                    std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                Ok(client.trusting(&pem)?)
+            }
+            None => Ok(client),
+        }
     }
 }
 

@@ -70,13 +70,15 @@ pub struct Client {
     sign_requests: bool,
 }
 
+fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).pool_max_idle_per_host(64)
+}
+
 impl Client {
+    /// A client of the gateway at `api` (`http://` or `https://`); HTTPS certificates are
+    /// checked against the Web PKI's roots, and any added with [`Self::trusting`].
     pub fn new(api: &str, client_id: &str, client_key: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(64)
-            .build()
-            .expect("http client");
+        let http = http_client().build().expect("http client");
         Client {
             http,
             api: api.trim_end_matches('/').to_owned(),
@@ -84,6 +86,17 @@ impl Client {
             client_key: client_key.to_owned(),
             sign_requests: false,
         }
+    }
+
+    /// The same client, also trusting the PEM certificates in `pem`: a gateway's own
+    /// certificate, or the consortium's certificate authority.
+    pub fn trusting(mut self, pem: &[u8]) -> Result<Self, ClientError> {
+        let mut builder = http_client();
+        for cert in reqwest::Certificate::from_pem_bundle(pem)? {
+            builder = builder.add_root_certificate(cert);
+        }
+        self.http = builder.build()?;
+        Ok(self)
     }
 
     /// The same client, adding the request signature to every deposit: HMAC-SHA256 under the
@@ -297,6 +310,12 @@ impl Client {
             return Ok(None);
         }
         answer(resp).await.map(Some)
+    }
+
+    /// `GET /v1/evidence?limit=`: the statements of double signing this node kept.
+    pub async fn evidence(&self, limit: usize) -> Result<Answer, ClientError> {
+        let url = format!("{}/v1/evidence?limit={limit}", self.api);
+        answer(self.http.get(url).send().await?).await
     }
 
     /// `GET /v1/status`.

@@ -465,8 +465,9 @@ pub async fn filings(
     })))
 }
 
-/// `GET /v1/audit-trail?before=<Unix ms>&limit=`: the member reads this node answered, newest
-/// first. For members and the operator only.
+/// `GET /v1/audit-trail?before=<Unix ms>&limit=`: the member reads this node answered and the
+/// decisions of operator staff, newest first, each with its place and chain hash, and the
+/// trail's head. For members and the operator only.
 pub async fn audit_trail(
     State(state): State<Arc<AppState>>,
     RawQuery(raw): RawQuery,
@@ -481,8 +482,18 @@ pub async fn audit_trail(
         None => u64::MAX,
     };
     let limit = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100usize).clamp(1, 1000);
-    let entries = state.chain.store().audit_trail(before, limit).map_err(unavailable)?;
-    let entries: Vec<Value> =
-        entries.iter().filter_map(|e| serde_json::from_slice(e).ok()).collect();
-    Ok(Answer::success(json!({ "entries": entries })))
+    let store = state.chain.store();
+    let entries = store.audit_trail(before, limit).map_err(unavailable)?;
+    let head = store.audit_head().map_err(unavailable)?;
+    let entries: Vec<Value> = entries
+        .iter()
+        .filter_map(|e| {
+            let mut v: Value = serde_json::from_slice(&e.entry).ok()?;
+            let fields = v.as_object_mut()?;
+            fields.insert("seq".into(), json!(e.seq));
+            fields.insert("chain_hash".into(), json!(e.hash));
+            Some(v)
+        })
+        .collect();
+    Ok(Answer::success(json!({ "entries": entries, "head": head })))
 }

@@ -11,6 +11,7 @@ pub mod compliance;
 mod deposit;
 mod disk;
 pub mod error;
+pub mod listener;
 mod metrics;
 mod operator;
 mod pdf;

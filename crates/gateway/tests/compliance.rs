@@ -352,6 +352,11 @@ async fn members_read_any_client_and_every_read_is_audited() {
         (Some("regulator"), Some("c2"))
     );
     assert_eq!(entries[1]["query"], "client_id=c2&kind=voice.call");
+    // Hash-chained, newest first, and the head names the newest.
+    assert_eq!((entries[0]["seq"].as_u64(), entries[1]["seq"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(answer["data"]["head"]["entries"], 2);
+    assert_eq!(answer["data"]["head"]["hash"], entries[0]["chain_hash"]);
+    assert_ne!(entries[0]["chain_hash"], entries[1]["chain_hash"]);
     let (status, _) = node.get("/v1/audit-trail", &auth_headers("c1")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "clients do not read the trail");
 }

@@ -11,6 +11,9 @@
 //! rate_per_sec = 1000.0
 //! rate_burst = 2000.0
 //! min_free_bytes = 134217728            # less free in data_dir: deposits answer 20001
+//! max_connections = 4096                # more wait in the kernel's backlog
+//! tls_cert = "gateway.crt"              # PEM chain, server's first; with tls_key: HTTPS only
+//! tls_key = "gateway.key"               # PEM private key (PKCS#8, PKCS#1 or SEC1)
 //!
 //! [builder]
 //! max_block_txs = 10000
@@ -31,7 +34,9 @@
 //! [keys]       # relative paths: beside the configuration file (--dev: inside data_dir)
 //! genesis = "genesis.json"
 //! validator_key = "validator.key"      # absent: a full node, which votes on nothing
-//! node_key = "node.key"                # a full node's libp2p identity, made on first start
+//! node_key = "node.key"                # a full node's libp2p identity, made on first start;
+//!                                      # on a member, a network identity apart from its
+//!                                      # validator key (the others list its peer id by hand)
 //! operator_key = "operator.key"        # operator nodes only
 //! operator_secret = "operator.secret"  # operator nodes only
 //! admin_token = "admin.token"          # opens the operator endpoints
@@ -50,6 +55,7 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -154,6 +160,11 @@ pub struct HttpConfig {
     pub rate_burst: f64,
     /// Below this many free bytes in the data directory, deposits answer 20001.
     pub min_free_bytes: u64,
+    /// Connections open at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// With `tls_key`, the gateway speaks HTTPS only. Relative paths as for keys.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -192,6 +203,9 @@ impl Default for HttpConfig {
             rate_per_sec: g.rate_per_sec,
             rate_burst: g.rate_burst,
             min_free_bytes: g.min_free_bytes,
+            max_connections: 4096,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -294,6 +308,19 @@ impl Config {
             block_interval: Duration::from_millis(self.builder.block_interval_ms),
             pool_capacity: self.builder.pool_capacity,
             verdicts: !self.without_verdicts,
+        }
+    }
+
+    /// The gateway's TLS, when both `http.tls_cert` and `http.tls_key` are set.
+    pub fn tls(&self) -> anyhow::Result<Option<Arc<cunzheng_gateway::listener::ServerConfig>>> {
+        match (&self.http.tls_cert, &self.http.tls_key) {
+            (Some(cert), Some(key)) => {
+                let config =
+                    cunzheng_gateway::listener::tls_config(&self.path(cert), &self.path(key))?;
+                Ok(Some(config))
+            }
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("http.tls_cert and http.tls_key go together"),
         }
     }
 

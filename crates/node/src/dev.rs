@@ -1,7 +1,7 @@
 //! The development node: keys, a one-validator genesis and a demo client with an approved
 //! voice and SMS filing, created on first start in the data directory and reused afterwards.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use cunzheng_builder::Chain;
@@ -133,12 +133,12 @@ pub async fn ensure_client(
 }
 
 /// Registers the demo client on voice and SMS if the chain lacks it, and writes its
-/// credentials with this run's API address.
+/// credentials with this run's API address, such as `http://127.0.0.1:8080`.
 pub async fn ensure_demo_client(
     config: &Config,
     chain: &Arc<Chain>,
     operator: &OperatorKeys,
-    addr: SocketAddr,
+    api: String,
 ) -> anyhow::Result<()> {
     let client_key = match chain.client(DEMO_CLIENT) {
         Some(entry) => operator
@@ -152,8 +152,7 @@ pub async fn ensure_demo_client(
         }
     };
 
-    let creds =
-        Credentials { client_id: DEMO_CLIENT.into(), client_key, api: format!("http://{addr}") };
+    let creds = Credentials { client_id: DEMO_CLIENT.into(), client_key, api };
     let path = config.data_dir.join("dev-credentials.json");
     let tmp = path.with_extension("json.tmp");
     let _ = std::fs::remove_file(&tmp);

@@ -1,4 +1,5 @@
-//! Key files: 32 bytes as 64 hex digits on one line, readable by the owner only.
+//! Key files: 32 bytes as 64 hex digits on one line, readable by the owner only. A secret file
+//! that others may write is refused, one they may read is taken with a warning.
 
 use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path};
 
@@ -23,8 +24,29 @@ pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads a secret file, refusing one that others may change and warning of one they may read.
+fn read_secret(path: &Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mode = fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o022 != 0 {
+        anyhow::bail!(
+            "{} may be written by other users (mode {:o}): make it the owner's only (chmod 600)",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    if mode & 0o044 != 0 {
+        tracing::warn!(target: "node", path = %path.display(), mode = format!("{:o}", mode & 0o777), "a secret file is readable by other users; chmod 600 it");
+    }
+    fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
 fn read_32(path: &Path) -> anyhow::Result<[u8; 32]> {
-    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = read_secret(path)?;
     let mut out = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut out)
         .with_context(|| format!("{} must hold 64 hex digits", path.display()))?;
@@ -70,7 +92,7 @@ pub fn read_admin_token(config: &Config) -> anyhow::Result<Option<String>> {
     if !path.exists() {
         return Ok(None);
     }
-    let token = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let token = read_secret(&path)?;
     Ok(Some(token.trim().to_owned()).filter(|t| !t.is_empty()))
 }
 
@@ -82,7 +104,7 @@ pub fn read_reader_tokens(config: &Config) -> anyhow::Result<Vec<(String, String
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = read_secret(&path)?;
     let mut readers = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or_default().trim();

@@ -8,14 +8,17 @@ mod keys;
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
+use axum::serve::Listener;
 use cunzheng_builder::Chain;
 use cunzheng_consensus::{Consensus, EngineSettings, Fault, Multiaddr};
-use cunzheng_gateway::{router, AppState, MembersConnected};
+use cunzheng_gateway::{
+    listener::{GatewayListener, Peer},
+    router, AppState, MembersConnected,
+};
 use cunzheng_p2p::{Connected, Gossip, GossipConfig, PeerId};
 use cunzheng_store::ChainStore;
 use cunzheng_types::Genesis;
-use tokio::net::TcpListener;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use crate::config::Config;
 
@@ -43,6 +46,7 @@ pub fn init_logging(alone: bool) {
 pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    keep_private(&config.data_dir)?;
     if dev {
         dev::prepare(&config)?;
     }
@@ -64,11 +68,20 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
     let store = ChainStore::open(&config.data_dir.join("chain"))
         .with_context(|| format!("opening the chain store in {}", config.data_dir.display()))?;
     let chain = Arc::new(Chain::open(store.clone(), genesis, config.chain_config())?);
+    match store.verify_audit_trail()? {
+        Ok(head) => {
+            info!(target: "node", entries = head.entries, head = %head.hash, "audit trail verified")
+        }
+        Err(b) => {
+            error!(target: "node", entry = b.seq, reason = %b.reason, "the audit trail was altered")
+        }
+    }
 
-    // A member's libp2p identity is its validator key; a full node has a key of its own.
-    let node_key = match &validator {
-        Some(k) => k.clone(),
-        None => keys::node_key(&config)?,
+    // A member's libp2p identity is its validator key unless `keys.node_key` names another; a
+    // full node has a key of its own.
+    let node_key = match (&validator, &config.keys.node_key) {
+        (Some(k), None) => k.clone(),
+        _ => keys::node_key(&config)?,
     };
     let role = if validator.is_some() { "member" } else { "full node" };
     if let Some(fault) = fault {
@@ -92,7 +105,9 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
         None => None,
     };
 
-    let listener = TcpListener::bind(&config.http.addr)
+    let tls = config.tls()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let listener = GatewayListener::bind(&config.http.addr, config.http.max_connections, tls)
         .await
         .with_context(|| format!("binding {}", config.http.addr))?;
     let addr: SocketAddr = listener.local_addr()?;
@@ -104,11 +119,11 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
     if let Some(gossip) = &gossip {
         state.set_members_connected(members_connected(chain.genesis(), gossip.connected()));
     }
-    info!(target: "node", %addr, role, chain_id = %chain.genesis().chain_id, height = chain.head().height, "serving http");
+    info!(target: "node", %addr, scheme, role, chain_id = %chain.genesis().chain_id, height = chain.head().height, max_connections = config.http.max_connections, "serving http");
 
     if dev {
         let operator = operator.context("the dev node needs the operator keys")?;
-        dev::ensure_demo_client(&config, &chain, &operator, addr).await?;
+        dev::ensure_demo_client(&config, &chain, &operator, format!("{scheme}://{addr}")).await?;
     } else if let (Some(path), Some(operator)) = (&config.keys.demo_credentials, operator) {
         // The consortium may still be gathering: register in the background until it decides.
         let (client_id, client_key) = dev::read_credentials(&config.path(path))?;
@@ -124,7 +139,7 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
     }
 
     // The peer address reaches handlers, for the portal's per-address limits.
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<Peer>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("http server")?;
@@ -138,6 +153,20 @@ pub async fn run(config: Config, dev: bool, fault: Option<Fault>) -> anyhow::Res
         warn!(target: "node", error = %e, "flush at shutdown failed; the write-ahead log still holds every block");
     }
     info!(target: "node", height = chain.head().height, "stopped");
+    Ok(())
+}
+
+/// Makes the data directory the owner's only: it holds the chain, portal sessions, uploaded
+/// files and, on a dev node, keys.
+fn keep_private(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private (chmod 700)", dir.display()))?;
+        info!(target: "node", dir = %dir.display(), was = format!("{:o}", mode & 0o777), "data directory made private (700)");
+    }
     Ok(())
 }
 

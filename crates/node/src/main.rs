@@ -3,6 +3,7 @@
 //! ```text
 //! cunzheng-node --dev [--data DIR] [--http ADDR]     a one-validator chain with a demo client
 //! cunzheng-node --config node.toml [--data DIR]      a configured node
+//!               [--tls-cert PEM --tls-key PEM]      HTTPS instead of HTTP
 //! ```
 
 use std::path::PathBuf;
@@ -25,6 +26,12 @@ struct Args {
     /// HTTP listen address (overrides the configuration).
     #[arg(long)]
     http: Option<String>,
+    /// TLS certificate chain (PEM): the gateway speaks HTTPS (overrides the configuration).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) of the certificate.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Test only: propose invalid blocks (bad-tx-root, foreign-tx, future-time), so that tests show the
     /// other members refuse them.
     #[arg(long, hide = true)]
@@ -43,6 +50,10 @@ fn main() -> anyhow::Result<()> {
         None => cunzheng_node::Config::dev(),
     };
     let mut config = config.with_overrides(args.data, args.http);
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.http.tls_cert = Some(std::path::absolute(cert)?);
+        config.http.tls_key = Some(std::path::absolute(key)?);
+    }
     config.without_verdicts = args.without_verdicts;
     cunzheng_node::init_logging(config.consensus.peers.is_empty());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

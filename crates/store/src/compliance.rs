@@ -1,6 +1,6 @@
 //! Compliance state kept beside the chain: consent histories, per-day counts, flag indexes and
 //! report counters, all derived from a block's transactions and their verdicts and written in
-//! the block's batch; plus the record search and the member read trail.
+//! the block's batch; plus the record search. The audit trail of member reads is in `audit`.
 //!
 //! | column family | key | value |
 //! |---|---|---|
@@ -8,7 +8,6 @@
 //! | `daily` | client id, 0, channel (1), phone (16), Beijing day (u32 BE) | records that day (u32 BE) |
 //! | `idx_flag` | client id, 0, flag (1), time (u64 BE), tx id | record kind, flags (1 byte each) |
 //! | `reports` | client id, 0, Beijing day (u32 BE), counter (1) | count (u64 BE) |
-//! | `audit_trail` | Unix ms (u64 BE), sequence (u32 BE) | one member read, JSON |
 //!
 //! A report counter is a record kind's code (1 to 6) or `0x10` plus a flag's index.
 
@@ -395,26 +394,6 @@ impl ChainStore {
             }
         }
         Ok(out)
-    }
-
-    /// Appends one member read to the audit trail; `entry` is its JSON.
-    pub fn append_audit(&self, at_ms: u64, entry: &[u8]) -> Result<()> {
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let mut key = at_ms.to_be_bytes().to_vec();
-        key.extend_from_slice(&SEQ.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-        let mut opts = rocksdb::WriteOptions::default();
-        opts.set_sync(true);
-        self.db.put_cf_opt(self.cf(CF_AUDIT), key, entry, &opts)?;
-        Ok(())
-    }
-
-    /// The newest `limit` audit trail entries at or before `before_ms`, newest first.
-    pub fn audit_trail(&self, before_ms: u64, limit: usize) -> Result<Vec<Vec<u8>>> {
-        let mut start = before_ms.to_be_bytes().to_vec();
-        start.extend_from_slice(&u32::MAX.to_be_bytes());
-        let iter =
-            self.db.iterator_cf(self.cf(CF_AUDIT), IteratorMode::From(&start, Direction::Reverse));
-        iter.take(limit).map(|item| Ok(item?.1.to_vec())).collect()
     }
 }
 

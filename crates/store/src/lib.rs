@@ -25,6 +25,7 @@
 //! so reopening after a crash at any point yields the last whole block and nothing of a
 //! later one.
 
+pub mod audit;
 mod bench;
 mod block_tree;
 pub mod compliance;
@@ -93,7 +94,7 @@ const KEY_FORMAT: &[u8] = b"format";
 const KEY_WITHOUT_COMPLIANCE: &[u8] = b"without_compliance";
 
 /// The layout of the stored values. A database of another layout is refused at open.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// Errors of the chain store.
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +202,8 @@ pub struct Commit<'a> {
 #[derive(Clone)]
 pub struct ChainStore {
     db: Arc<DB>,
+    /// The audit trail's head, read at the first append and kept from then on.
+    audit: Arc<parking_lot::Mutex<Option<audit::AuditHead>>>,
 }
 
 impl std::fmt::Debug for ChainStore {
@@ -255,7 +258,7 @@ impl ChainStore {
     /// Opens or creates the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
         let db = DB::open_cf_descriptors(&db_options(), path, descriptors()?)?;
-        let store = ChainStore { db: Arc::new(db) };
+        let store = ChainStore { db: Arc::new(db), audit: Arc::default() };
         store.check_format()?;
         store.ensure_log()?;
         Ok(store)
@@ -285,7 +288,7 @@ impl ChainStore {
         let mut options = db_options();
         options.create_if_missing(false);
         let db = DB::open_cf_descriptors_read_only(&options, path, descriptors()?, false)?;
-        let store = ChainStore { db: Arc::new(db) };
+        let store = ChainStore { db: Arc::new(db), audit: Arc::default() };
         let format = store.db.get_cf(store.cf(CF_META), KEY_FORMAT)?;
         match format {
             Some(b) if b == FORMAT.to_be_bytes() => Ok(store),

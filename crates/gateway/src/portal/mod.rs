@@ -208,8 +208,8 @@ impl FromRequestParts<Arc<AppState>> for Visitor {
         let cookie = cookie.unwrap_or_else(random_token);
         let client_ip = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
+            .get::<axum::extract::ConnectInfo<crate::listener::Peer>>()
+            .map(|c| c.0 .0.ip().to_string())
             .unwrap_or_else(|| "local".into());
         Ok(Visitor { lang, csrf: portal.csrf_for(&cookie), cookie, new_cookie, session, client_ip })
     }
