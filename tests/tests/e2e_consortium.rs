@@ -1,13 +1,9 @@
 //! Four members as processes on loopback, deciding every block with Malachite over libp2p:
 //! agreement, a member killed under load, strangers, a lost quorum, and a late full node.
 
-use std::{
-    collections::HashSet,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::HashSet, time::Duration};
 
-use cunzheng_e2e::{cunzheng, missing, verify_chain, Consortium, ConsortiumOptions};
+use cunzheng_e2e::{cunzheng, missing, verify_chain, Consortium, ConsortiumOptions, Load};
 use cunzheng_types::{record::Endpoint, unix_now, Hash};
 use serde_json::{json, Value};
 
@@ -104,36 +100,14 @@ async fn e2e_consortium_a_member_killed_under_load_catches_up_and_nothing_is_los
     c.wait_ready(1, READY).await.unwrap();
 
     // Two writers per operator node deposit until told to stop.
-    let acknowledged: Arc<Mutex<Vec<Hash>>> = Arc::default();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut writers = tokio::task::JoinSet::new();
-    for w in 0..4 {
-        let client = c.client(w % 2);
-        let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
-        writers.spawn(async move {
-            let mut call = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let list = consents(&format!("w{w}c{call}"), 100);
-                let ts = unix_now();
-                let ids = client.tx_ids(VOICE_ADD, &list, ts).unwrap();
-                if let Ok(a) = client.deposit_at(VOICE_ADD, &list, ts).await {
-                    if a.code == 0 {
-                        acknowledged.lock().unwrap().extend(ids);
-                    }
-                }
-                call += 1;
-            }
-        });
-    }
+    let load = Load::start(&c, &[0, 1], 2, 100);
     tokio::time::sleep(Duration::from_secs(3)).await;
     c.kill(2);
     let killed_at = c.head(0).await.unwrap().0;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let (during, _) = c.head(0).await.unwrap();
     assert!(during > killed_at, "three members stopped deciding after one was killed");
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    while writers.join_next().await.is_some() {}
-    let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
+    let acknowledged = load.stop().await;
     assert!(acknowledged.len() >= 400, "the load acknowledged only {}", acknowledged.len());
 
     // The operator's nodes serve the records to their client; every member's chain holds them.
