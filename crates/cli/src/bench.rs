@@ -161,10 +161,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut lat: Vec<Duration> = runs.into_iter().flat_map(|r| r.latencies).collect();
     lat.sort();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
-            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-    };
+    let pct = |p: f64| percentile(&lat, p).as_secs_f64() * 1e3;
     let rate = records as f64 / elapsed;
     let blocks = after.saturating_sub(before);
     println!("records/s      {rate:.0}");
@@ -177,7 +174,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     for (op, mut l) in ops {
         l.sort();
-        let at = |p: f64| l[((l.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
+        let at = |p: f64| percentile(&l, p).as_secs_f64() * 1e3;
         println!(
             "  {op:<12} {:>6} calls, {:>8.1}/s, p50 {:.1} ms, p99 {:.1} ms",
             l.len(),
@@ -237,9 +234,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `p` quantile (0 to 1) of `sorted`, nearest rank; zero when it is empty.
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let at = ((sorted.len() as f64 - 1.0).max(0.0) * p).round() as usize;
+    sorted.get(at).copied().unwrap_or_default()
+}
+
 /// User and system CPU seconds a process has used, from `/proc/PID/stat` (Linux; 100 ticks a
 /// second, the kernel's user-visible `USER_HZ`).
-fn cpu_seconds(pid: u32) -> Option<f64> {
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces: fields count from after its closing parenthesis.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();

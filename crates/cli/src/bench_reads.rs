@@ -1,14 +1,22 @@
 //! `cunzheng bench-reads`: the latency of the compliance reads against a loaded node: the
 //! pre-dial scrub of 10,000 phones (with consent and without) and record searches by each
-//! index, each repeated and reported as median and p90.
+//! index, each repeated and reported as median and p90. With `--proof-secs`, also the proof
+//! bundles a node serves per second to concurrent clients.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::{bail, Context};
-use cunzheng_client::Answer;
-use cunzheng_types::{sha256, Channel};
+use cunzheng_client::{Answer, Client};
+use cunzheng_types::{sha256, Channel, Hash};
+use tokio::task::JoinSet;
 
-use crate::Target;
+use crate::{
+    bench::{cpu_seconds, percentile},
+    Target,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,6 +28,16 @@ pub struct Args {
     /// Phones in one scrub (at most 10,000).
     #[arg(long, default_value_t = 10_000)]
     phones: usize,
+    /// Seconds to fetch proof bundles of the newest records, as fast as `--proof-clients`
+    /// concurrent clients can, and print the rate; 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    proof_secs: u64,
+    /// Concurrent clients fetching proof bundles, each with one request in flight.
+    #[arg(long, default_value_t = 16)]
+    proof_clients: usize,
+    /// The node process, on this machine, whose CPU to report beside the proof rate.
+    #[arg(long)]
+    node_pid: Option<u32>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -97,6 +115,80 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for (name, query) in queries {
         report(&format!("search {name}"), args.repeat, search(query)).await?;
     }
+    if args.proof_secs > 0 {
+        proofs(&client, args.proof_secs, args.proof_clients, args.node_pid).await?;
+    }
+    Ok(())
+}
+
+/// Fetches the proof bundles of up to 10,000 of the newest records from `clients` concurrent
+/// clients for `secs` seconds, and prints bundles per second and their latency.
+async fn proofs(
+    client: &Client,
+    secs: u64,
+    clients: usize,
+    pid: Option<u32>,
+) -> anyhow::Result<()> {
+    let mut ids: Vec<Hash> = Vec::new();
+    let mut cursor: Option<String> = None;
+    while ids.len() < 10_000 {
+        let mut query = "limit=1000".to_owned();
+        if let Some(c) = &cursor {
+            query += &format!("&cursor={c}");
+        }
+        let page = ok(client.records(&query).await?)?;
+        let found = page.data["records"].as_array().into_iter().flatten();
+        ids.extend(found.filter_map(|r| r["tx_id"].as_str()?.parse::<Hash>().ok()));
+        match page.data["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    if ids.is_empty() {
+        bail!("the client has no records to prove: load some first (cunzheng bench)");
+    }
+    let ids = Arc::new(ids);
+    let cpu_before = pid.and_then(cpu_seconds);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(secs);
+    let mut tasks = JoinSet::new();
+    for task in 0..clients.max(1) {
+        let (client, ids) = (client.clone(), ids.clone());
+        tasks.spawn(async move {
+            let mut took = Vec::new();
+            let mut i = task;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let answer = client.proof(&ids[i % ids.len()]).await?;
+                let answer = answer.context("a listed record has no proof bundle")?;
+                ok(answer)?;
+                took.push(t0.elapsed());
+                i += clients;
+            }
+            anyhow::Ok(took)
+        });
+    }
+    let mut took = Vec::new();
+    while let Some(t) = tasks.join_next().await {
+        took.extend(t.context("a proof client panicked")??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    took.sort();
+    let ms = |p: f64| percentile(&took, p).as_secs_f64() * 1e3;
+    println!(
+        "proof bundles {:>8.0}/s   p50 {:.1} ms   p99 {:.1} ms   ({} clients, {} bundles over {} records)",
+        took.len() as f64 / elapsed,
+        ms(0.5),
+        ms(0.99),
+        clients,
+        took.len(),
+        ids.len()
+    );
+    if let (Some(pid), Some(before)) = (pid, cpu_before) {
+        if let Some(after) = cpu_seconds(pid) {
+            println!("node {pid}     cpu {:.2} cores", (after - before) / elapsed);
+        }
+    }
     Ok(())
 }
 
@@ -120,7 +212,7 @@ where
         took.push(t0.elapsed());
     }
     took.sort();
-    let at = |p: f64| took[((took.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
+    let at = |p: f64| percentile(&took, p).as_secs_f64() * 1e3;
     println!("{name:<34} median {:>8.1} ms   p90 {:>8.1} ms", at(0.5), at(0.9));
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! Compliance state kept beside the chain: consent histories, per-day counts, flag indexes and
-//! report counters, all derived from a block's transactions and their verdicts and written in
-//! the block's batch; plus the record search. The audit trail of member reads is in `audit`.
+//! Compliance state kept beside the chain: consent histories and per-day counts, which a block's
+//! execution reads and writes in the block's batch; flag indexes and report counters, derived
+//! from a block's records and their verdicts by the index writer (module `index`); plus the
+//! record search. The audit trail of member reads is in `audit`.
 //!
 //! | column family | key | value |
 //! |---|---|---|
@@ -12,13 +13,13 @@
 //! A report counter is a record kind's code (1 to 6) or `0x10` plus a flag's index.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::BTreeMap,
     sync::atomic::{AtomicU32, Ordering},
 };
 
 use cunzheng_types::{
-    compliance::{beijing_day, ConsentEvent, ConsentHistory, Flag, Flags},
-    Block, Channel, Hash, Transaction,
+    compliance::{ConsentEvent, ConsentHistory, Flag, Flags},
+    Channel, Hash, Transaction,
 };
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 
@@ -61,7 +62,7 @@ pub fn daily_key(client_id: &str, channel: Channel, phone: &str, day: u32) -> Ve
     k
 }
 
-fn flag_key(client_id: &str, flag: Flag, time: u64, id: &Hash) -> Vec<u8> {
+pub(crate) fn flag_key(client_id: &str, flag: Flag, time: u64, id: &Hash) -> Vec<u8> {
     let mut k = Vec::with_capacity(client_id.len() + 42);
     k.extend_from_slice(client_id.as_bytes());
     k.push(0);
@@ -71,7 +72,7 @@ fn flag_key(client_id: &str, flag: Flag, time: u64, id: &Hash) -> Vec<u8> {
     k
 }
 
-fn report_key(client_id: &str, day: u32, counter: u8) -> Vec<u8> {
+pub(crate) fn report_key(client_id: &str, day: u32, counter: u8) -> Vec<u8> {
     let mut k = Vec::with_capacity(client_id.len() + 6);
     k.extend_from_slice(client_id.as_bytes());
     k.push(0);
@@ -81,7 +82,7 @@ fn report_key(client_id: &str, day: u32, counter: u8) -> Vec<u8> {
 }
 
 /// The report counter of a flag.
-fn flag_counter(flag: Flag) -> u8 {
+pub(crate) fn flag_counter(flag: Flag) -> u8 {
     0x10 + flag.index()
 }
 
@@ -110,7 +111,7 @@ fn decode_history(b: &[u8]) -> Result<ConsentHistory> {
     Ok(ConsentHistory(events))
 }
 
-fn be_u64(b: &[u8]) -> Result<u64> {
+pub(crate) fn be_u64(b: &[u8]) -> Result<u64> {
     Ok(u64::from_be_bytes(b.try_into().map_err(|_| corrupt("counter", "not 8 bytes"))?))
 }
 
@@ -195,31 +196,9 @@ impl ChainStore {
             .collect()
     }
 
-    /// Adds to `batch` the compliance state a block changes: the consent histories and daily
-    /// counts its execution left (`changes`), and the flag indexes and report counters derived
-    /// from its records. `flags` holds each transaction's verdict (empty when none is flagged).
-    pub(crate) fn put_compliance(
-        &self,
-        batch: &mut WriteBatch,
-        block: &Block,
-        flags: &[Flags],
-        changes: &ComplianceChanges,
-    ) -> Result<()> {
-        let mut reports: HashMap<Vec<u8>, u64> = HashMap::new();
-        let mut flagged: Vec<(Vec<u8>, [u8; 2])> = Vec::new();
-        for (i, tx) in block.txs.iter().enumerate() {
-            let Transaction::Record(r) = tx.tx() else { continue };
-            let (client, record) = (r.client_id.as_str(), &r.record);
-            let (time, day) = (record.time(), beijing_day(record.time()));
-            *reports.entry(report_key(client, day, keys::kind_code(record))).or_default() += 1;
-            let f = flags.get(i).copied().unwrap_or_default();
-            for flag in f.iter() {
-                *reports.entry(report_key(client, day, flag_counter(flag))).or_default() += 1;
-                let value = [keys::kind_code(record), f.0];
-                flagged.push((flag_key(client, flag, time, &tx.id()), value));
-            }
-        }
-
+    /// Adds to `batch` the compliance state a block's execution changed: consent histories and
+    /// daily counts. Its flag index entries and report counters are derived ([`crate::index`]).
+    pub(crate) fn put_compliance(&self, batch: &mut WriteBatch, changes: &ComplianceChanges) {
         // Sorted keys insert into the memtable much faster than random ones.
         let mut consent: Vec<&(Vec<u8>, ConsentHistory)> = changes.consent.iter().collect();
         consent.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -233,28 +212,13 @@ impl ChainStore {
         for (key, count) in daily {
             batch.put_cf(cf, key, count.to_be_bytes());
         }
-
-        let mut reports: Vec<_> = reports.into_iter().collect();
-        reports.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let cf = self.cf(CF_REPORTS);
-        let stored = self.db.batched_multi_get_cf(cf, reports.iter().map(|(k, _)| k), false);
-        for ((key, n), before) in reports.into_iter().zip(stored) {
-            let before = before?.map(|b| be_u64(&b)).transpose()?.unwrap_or(0);
-            batch.put_cf(cf, key, (before + n).to_be_bytes());
-        }
-
-        flagged.sort_unstable();
-        let cf = self.cf(CF_FLAG);
-        for (k, value) in flagged {
-            batch.put_cf(cf, k, value);
-        }
-        Ok(())
     }
 
     /// A page of a client's records matching `q`, newest first. It reads the narrowest index
     /// the query names: deposit hash, then phone, then flag, then the client's time index of
     /// the kind asked for (or all six kinds, merged).
     pub fn search(&self, q: &RecordQuery) -> Result<Page> {
+        self.indexes_current()?;
         let limit = q.limit.clamp(1, MAX_PAGE);
         let kind = match &q.kind {
             Some(k) => Some(keys::kind_code_of(k).ok_or_else(|| corrupt("query", "unknown kind"))?),
@@ -374,6 +338,7 @@ impl ChainStore {
     /// Counts of a client's records per kind and per flag over Beijing days `first..=last`,
     /// by the record's own time.
     pub fn report_counts(&self, client_id: &str, first: u32, last: u32) -> Result<ReportCounts> {
+        self.indexes_current()?;
         let start = report_key(client_id, first, 0);
         let end = report_key(client_id, last, u8::MAX);
         let mut out = ReportCounts::default();

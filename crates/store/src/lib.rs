@@ -23,12 +23,15 @@
 //!
 //! A decided block is written in one atomic, synced write batch together with the new head,
 //! so reopening after a crash at any point yields the last whole block and nothing of a
-//! later one.
+//! later one. The indexes by time, phone, deposit hash and flag, and the report counters, are
+//! derived from the stored blocks: a thread of their own writes them just after (module `index`),
+//! and a start rewrites those of any block a crash left without them.
 
 pub mod audit;
 mod bench;
 mod block_tree;
 pub mod compliance;
+mod index;
 mod keys;
 pub mod log;
 pub mod portal;
@@ -43,7 +46,7 @@ use compliance::{CF_AUDIT, CF_CONSENT, CF_DAILY, CF_EVIDENCE, CF_FLAG, CF_REPORT
 use cunzheng_types::{
     compliance::{Filing, Flags},
     merkle::{self, Frontier},
-    AuthScheme, Block, BlockHeader, Certificate, Channel, Genesis, Hash, SealedTx, Transaction,
+    AuthScheme, Block, BlockHeader, Certificate, Channel, Genesis, Hash, SealedTx,
 };
 use portal::CF_PORTAL;
 use rocksdb::{
@@ -94,7 +97,7 @@ const KEY_FORMAT: &[u8] = b"format";
 const KEY_WITHOUT_COMPLIANCE: &[u8] = b"without_compliance";
 
 /// The layout of the stored values. A database of another layout is refused at open.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 /// Errors of the chain store.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +117,9 @@ pub enum StoreError {
     /// The database was written by a version of the node with another layout.
     #[error("the database has layout {found}, this node reads layout {FORMAT}: replay the chain into a new data directory")]
     Format { found: u32 },
+    /// The derived indexes did not catch up with the committed head in time.
+    #[error("the indexes cover blocks up to {indexed}, the chain is at {committed}")]
+    IndexBehind { indexed: u64, committed: u64 },
     /// A proof was asked for a log size or leaf the chain does not have.
     #[error("log of {size} leaves has no leaf {index}")]
     OutsideLog { index: u64, size: u64 },
@@ -204,6 +210,8 @@ pub struct ChainStore {
     db: Arc<DB>,
     /// The audit trail's head, read at the first append and kept from then on.
     audit: Arc<parking_lot::Mutex<Option<audit::AuditHead>>>,
+    /// Writes the derived indexes of committed blocks.
+    indexer: Arc<index::Indexer>,
 }
 
 impl std::fmt::Debug for ChainStore {
@@ -255,45 +263,102 @@ fn descriptors() -> Result<Vec<ColumnFamilyDescriptor>> {
 }
 
 impl ChainStore {
-    /// Opens or creates the database at `path`.
+    /// Opens or creates the database at `path`, and starts its index writer once the indexes
+    /// cover every committed block.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = DB::open_cf_descriptors(&db_options(), path, descriptors()?)?;
-        let store = ChainStore { db: Arc::new(db), audit: Arc::default() };
+        let db = Arc::new(DB::open_cf_descriptors(&db_options(), path, descriptors()?)?);
+        let mut store = ChainStore {
+            db,
+            audit: Arc::default(),
+            indexer: Arc::new(index::Indexer::fixed(0, 0)),
+        };
         store.check_format()?;
         store.ensure_log()?;
+        let head = store.head()?.map_or(0, |h| h.height);
+        let indexed = index::catch_up(&store, store.indexed()?, head)?;
+        let indexer = index::Indexer::start(store.db.clone(), indexed, head)
+            .map_err(|e| corrupt("index writer", e))?;
+        store.indexer = Arc::new(indexer);
         Ok(store)
     }
 
-    /// Marks a new database with [`FORMAT`]; refuses one written with another layout.
+    /// Marks a new database with [`FORMAT`], brings one of layout 4 to it, and refuses one of
+    /// any other layout.
     fn check_format(&self) -> Result<()> {
-        let found = match self.db.get_pinned_cf(self.cf(CF_META), KEY_FORMAT)? {
-            Some(b) => u32::from_be_bytes(
-                b.as_ref().try_into().map_err(|_| corrupt("format", "not 4 bytes"))?,
-            ),
+        let found = match self.stored_format()? {
+            Some(found) => found,
             None if self.db.get_pinned_cf(self.cf(CF_META), KEY_GENESIS)?.is_some() => 1,
             None => {
-                self.db.put_cf(self.cf(CF_META), KEY_FORMAT, FORMAT.to_be_bytes())?;
+                self.set_format(0)?;
                 FORMAT
             }
         };
-        if found != FORMAT {
-            return Err(StoreError::Format { found });
+        match found {
+            FORMAT => Ok(()),
+            // Layout 4 wrote every index in the block's own batch: they cover the head.
+            4 => {
+                let head = self.head()?.map_or(0, |h| h.height);
+                info!(target: "store", head, "database brought from layout 4 to {FORMAT}");
+                self.set_format(head)
+            }
+            found => Err(StoreError::Format { found }),
         }
+    }
+
+    fn stored_format(&self) -> Result<Option<u32>> {
+        self.db
+            .get_pinned_cf(self.cf(CF_META), KEY_FORMAT)?
+            .map(|b| {
+                Ok(u32::from_be_bytes(
+                    b.as_ref().try_into().map_err(|_| corrupt("format", "not 4 bytes"))?,
+                ))
+            })
+            .transpose()
+    }
+
+    /// Writes [`FORMAT`] and the height the derived indexes cover, in one synced batch.
+    fn set_format(&self, indexed: u64) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_META), KEY_FORMAT, FORMAT.to_be_bytes());
+        batch.put_cf(self.cf(CF_META), index::KEY_INDEXED, indexed.to_be_bytes());
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts)?;
         Ok(())
     }
 
+    /// Height of the last block whose derived index entries are written.
+    fn indexed(&self) -> Result<u64> {
+        match self.db.get_pinned_cf(self.cf(CF_META), index::KEY_INDEXED)? {
+            Some(b) => compliance::be_u64(&b),
+            // Layout 4, read only: its indexes were written with each block.
+            None => Ok(self.head()?.map_or(0, |h| h.height)),
+        }
+    }
+
     /// Opens the database at `path` for reading only, as an auditor replays a stopped node's
-    /// chain: nothing is written, not even the log tiles an older database lacks.
+    /// chain: nothing is written, not even the log tiles or index entries it lacks.
     pub fn open_read_only(path: &Path) -> Result<Self> {
         let mut options = db_options();
         options.create_if_missing(false);
         let db = DB::open_cf_descriptors_read_only(&options, path, descriptors()?, false)?;
-        let store = ChainStore { db: Arc::new(db), audit: Arc::default() };
-        let format = store.db.get_cf(store.cf(CF_META), KEY_FORMAT)?;
-        match format {
-            Some(b) if b == FORMAT.to_be_bytes() => Ok(store),
-            Some(_) | None => Err(StoreError::Format { found: 1 }),
+        let mut store = ChainStore {
+            db: Arc::new(db),
+            audit: Arc::default(),
+            indexer: Arc::new(index::Indexer::fixed(0, 0)),
+        };
+        match store.stored_format()? {
+            Some(4 | FORMAT) => {}
+            Some(_) | None => return Err(StoreError::Format { found: 1 }),
         }
+        let head = store.head()?.map_or(0, |h| h.height);
+        store.indexer = Arc::new(index::Indexer::fixed(store.indexed()?, head));
+        Ok(store)
+    }
+
+    /// Waits until the derived indexes cover every block committed so far.
+    pub(crate) fn indexes_current(&self) -> Result<()> {
+        self.indexer.wait_current(index::WAIT)
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -342,8 +407,9 @@ impl ChainStore {
             .transpose()
     }
 
-    /// Writes a decided block, its certificate, every index and the new head in one synced
-    /// batch. The block must extend the stored head.
+    /// Writes a decided block, its certificate, its transactions, the compliance state it
+    /// changed and the new head in one synced batch, then queues its derived index entries.
+    /// The block must extend the stored head.
     pub fn commit(&self, c: &Commit<'_>) -> Result<()> {
         let header = &c.block.header;
         let head_height = self.head()?.map_or(0, |h| h.height);
@@ -361,7 +427,7 @@ impl ChainStore {
         let mut batch = WriteBatch::default();
         self.put_block(&mut batch, c);
         if let Some(changes) = c.compliance {
-            self.put_compliance(&mut batch, c.block, c.flags, changes)?;
+            self.put_compliance(&mut batch, changes);
         }
         let before = header.log_size.checked_sub(header.tx_count).ok_or_else(|| {
             corrupt("block header", format!("log_size {} below tx_count", header.log_size))
@@ -383,21 +449,24 @@ impl ChainStore {
 
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        // Each column family's keys arrive sorted (see `put_block`): keep the insert position.
-        opts.set_memtable_insert_hint_per_batch(true);
         self.db.write_opt(batch, &opts)?;
+        self.indexer.enqueue(index::Job {
+            height: header.height,
+            txs: c.block.txs.clone(),
+            flags: c.flags.to_vec(),
+            compliance: c.compliance.is_some(),
+        });
         Ok(())
     }
 
-    /// Adds a block's entries to `batch`, each column family's keys in sorted order: RocksDB's
-    /// memtable inserts keys that arrive in order far faster than random ones, and ids and
-    /// phone hashes are random.
+    /// Adds a block's entries to `batch`, its transactions in the order of their ids: RocksDB's
+    /// memtable inserts keys that arrive in order far faster than random ones.
     fn put_block(&self, batch: &mut WriteBatch, c: &Commit<'_>) {
         let header = &c.block.header;
         let height_key = header.height.to_be_bytes();
         let n = c.block.txs.len();
         let mut ids = Vec::with_capacity(32 * n);
-        let mut cfs = Sorted::default();
+        let mut txs = Vec::with_capacity(n);
         for (index, tx) in c.block.txs.iter().enumerate() {
             ids.extend_from_slice(tx.id().as_bytes());
             let flags = c.flags.get(index).copied().unwrap_or_default();
@@ -407,21 +476,11 @@ impl ChainStore {
                 bytes: tx.bytes().to_vec(),
                 flags: flags.0,
             };
-            cfs.txs.push((tx.id().0.to_vec(), postcard::to_allocvec(&entry).expect("tx")));
-            Self::index(&mut cfs, tx.id(), tx.tx(), flags);
+            txs.push((tx.id(), postcard::to_allocvec(&entry).expect("tx")));
         }
-        for (name, mut entries) in [
-            (CF_TXS, cfs.txs),
-            (CF_CLIENT_TIME, cfs.client_time),
-            (CF_PHONE, cfs.phone),
-            (CF_DEPOSIT, cfs.deposit),
-        ] {
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            let cf = self.cf(name);
-            for (k, v) in entries {
-                batch.put_cf(cf, k, v);
-            }
-        }
+        txs.sort_unstable_by_key(|a| a.0);
+        let cf = self.cf(CF_TXS);
+        txs.into_iter().for_each(|(id, entry)| batch.put_cf(cf, id.as_bytes(), entry));
         batch.put_cf(self.cf(CF_BLOCKS), height_key, header.canonical_bytes());
         batch.put_cf(self.cf(CF_BLOCK_TXS), height_key, ids);
         let chunks = log::encode(&block_tree::chunk_roots(&c.block.tx_ids()));
@@ -505,20 +564,6 @@ impl ChainStore {
         Ok(())
     }
 
-    fn index(cfs: &mut Sorted, id: Hash, tx: &Transaction, flags: Flags) {
-        let Transaction::Record(r) = tx else { return };
-        let record = &r.record;
-        let phone = keys::phone_bytes(record.phone());
-        let time = record.time();
-        let value = vec![keys::kind_code(record), flags.0];
-        let kind = keys::kind_code(record);
-        cfs.client_time.push((keys::client_time(&r.client_id, kind, time, &id), value.clone()));
-        cfs.phone.push((keys::phone(&phone, &r.client_id, time, &id), value));
-        if let Some(deposit) = record.deposit_hash() {
-            cfs.deposit.push((keys::deposit(deposit, &id), Vec::new()));
-        }
-    }
-
     /// The header of the block at `height`.
     pub fn header(&self, height: u64) -> Result<Option<BlockHeader>> {
         self.db
@@ -586,11 +631,22 @@ impl ChainStore {
         let Some(stored) = self.block(height)? else {
             return Ok(None);
         };
+        let (txs, _) = self.entries_of(&stored.tx_ids)?;
+        Ok(Some(Block { header: stored.header, txs }))
+    }
+
+    /// The transactions of the committed block at `height` and their verdicts.
+    pub(crate) fn block_entries(&self, height: u64) -> Result<(Vec<Arc<SealedTx>>, Vec<Flags>)> {
+        let stored = self.block(height)?.ok_or_else(|| corrupt("chain", "a block is missing"))?;
+        self.entries_of(&stored.tx_ids)
+    }
+
+    fn entries_of(&self, ids: &[Hash]) -> Result<(Vec<Arc<SealedTx>>, Vec<Flags>)> {
         let cf = self.cf(CF_TXS);
-        let values =
-            self.db.batched_multi_get_cf(cf, stored.tx_ids.iter().map(|i| i.as_bytes()), false);
-        let mut txs = Vec::with_capacity(stored.tx_ids.len());
-        for (id, value) in stored.tx_ids.iter().zip(values) {
+        let values = self.db.batched_multi_get_cf(cf, ids.iter().map(|i| i.as_bytes()), false);
+        let mut txs = Vec::with_capacity(ids.len());
+        let mut flags = Vec::with_capacity(ids.len());
+        for (id, value) in ids.iter().zip(values) {
             let value =
                 value?.ok_or_else(|| corrupt("block", format!("transaction {id} missing")))?;
             let entry: TxEntry =
@@ -601,8 +657,9 @@ impl ChainStore {
                 return Err(corrupt("transaction", format!("{id} holds another transaction")));
             }
             txs.push(Arc::new(tx));
+            flags.push(Flags(entry.flags));
         }
-        Ok(Some(Block { header: stored.header, txs }))
+        Ok((txs, flags))
     }
 
     /// Keeps a proposal that consensus may still decide, durably, so that a restart can
@@ -697,22 +754,15 @@ impl ChainStore {
         Ok(out)
     }
 
-    /// Flushes memtables to disk (used at shutdown so the next start replays no WAL).
+    /// Flushes memtables to disk once the derived indexes cover the head (used at shutdown so
+    /// the next start replays no WAL and rewrites no index entries).
     pub fn flush(&self) -> Result<()> {
+        self.indexes_current()?;
         for name in ALL_CFS {
             self.db.flush_cf(self.cf(name))?;
         }
         Ok(())
     }
-}
-
-/// A block's entries per column family, before sorting.
-#[derive(Default)]
-struct Sorted {
-    txs: Vec<(Vec<u8>, Vec<u8>)>,
-    client_time: Vec<(Vec<u8>, Vec<u8>)>,
-    phone: Vec<(Vec<u8>, Vec<u8>)>,
-    deposit: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 fn log_error(e: log::TileError<StoreError>) -> StoreError {

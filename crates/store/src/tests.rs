@@ -216,6 +216,101 @@ fn verdicts_are_indexed_counted_and_searchable() {
     assert!(store.report_counts("c1", day + 1, day + 40).unwrap().kinds.is_empty());
 }
 
+/// Commits block `height` of five calls at `t`, two of them flagged as without consent.
+fn flagged_calls(
+    store: &ChainStore,
+    key: &SigningKey,
+    prev: Hash,
+    height: u64,
+    f: &mut merkle::Frontier,
+    t: u64,
+) -> (Block, Certificate) {
+    use cunzheng_types::compliance::{Flag, Flags};
+    let txs: Vec<_> = (0..5).map(|i| call(t + i, &format!("h{height}-{i}"))).collect();
+    let no_consent = Flags::CLEAN.with(Flag::NoConsent, true);
+    let flags = [no_consent, Flags::CLEAN, no_consent, Flags::CLEAN, Flags::CLEAN];
+    let b = block(key, prev, height, f, txs);
+    let changes = ComplianceChanges::default();
+    let commit = Commit {
+        block: &b.0,
+        certificate: &b.1,
+        frontier: f,
+        clients: &[],
+        flags: &flags,
+        compliance: Some(&changes),
+    };
+    store.commit(&commit).unwrap();
+    b
+}
+
+#[test]
+fn index_entries_a_crash_left_unwritten_are_written_at_the_next_start() {
+    use cunzheng_types::compliance::{beijing_day, Flag};
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let g = genesis(&key);
+    let t = 1_796_349_600;
+    let (first, second) = {
+        let mut store = ChainStore::open(dir.path()).unwrap();
+        store.init_genesis(&g).unwrap();
+        let mut f = merkle::Frontier::default();
+        let first = flagged_calls(&store, &key, g.hash(), 1, &mut f, t);
+        assert_eq!(store.search(&query()).unwrap().records.len(), 5);
+        // The writer is gone, as after a crash between a block's batch and its index batch.
+        store.indexer = Arc::new(index::Indexer::fixed(1, 1));
+        let second = flagged_calls(&store, &key, first.0.header.hash(), 2, &mut f, t + 10);
+        assert_eq!(store.head().unwrap().unwrap().height, 2);
+        assert!(matches!(
+            store.search(&query()),
+            Err(StoreError::IndexBehind { indexed: 1, committed: 2 })
+        ));
+        (first, second)
+    };
+
+    let store = ChainStore::open(dir.path()).unwrap();
+    let found = found_ids(&store.search(&query()).unwrap());
+    let mut want: Vec<Hash> = first.0.txs.iter().chain(&second.0.txs).map(|t| t.id()).collect();
+    want.reverse();
+    assert_eq!(found, want);
+    let by_deposit = RecordQuery { deposit_hash: Some("h2-3".into()), ..query() };
+    assert_eq!(found_ids(&store.search(&by_deposit).unwrap()), vec![second.0.txs[3].id()]);
+    let flagged = RecordQuery { flag: Some(Flag::NoConsent), ..query() };
+    assert_eq!(store.search(&flagged).unwrap().records.len(), 4);
+    // Each block counted once: the first was indexed before the stop, the second after.
+    let day = beijing_day(t);
+    let report = store.report_counts("c1", day, day).unwrap();
+    assert_eq!(report.kinds.get("voice.call"), Some(&10));
+    assert_eq!(report.flags.get("no_consent"), Some(&4));
+    drop(store);
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert_eq!(store.report_counts("c1", day, day).unwrap().kinds.get("voice.call"), Some(&10));
+}
+
+#[test]
+fn a_layout_4_database_is_brought_to_layout_5_with_its_indexes_whole() {
+    use cunzheng_types::compliance::beijing_day;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let g = genesis(&key);
+    let t = 1_796_349_600;
+    {
+        let store = ChainStore::open(dir.path()).unwrap();
+        store.init_genesis(&g).unwrap();
+        let mut f = merkle::Frontier::default();
+        flagged_calls(&store, &key, g.hash(), 1, &mut f, t);
+        store.flush().unwrap();
+        // Layout 4 kept no `indexed` height: it wrote the indexes with each block.
+        store.db.put_cf(store.cf(CF_META), KEY_FORMAT, 4u32.to_be_bytes()).unwrap();
+        store.db.delete_cf(store.cf(CF_META), index::KEY_INDEXED).unwrap();
+    }
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert_eq!(store.stored_format().unwrap(), Some(FORMAT));
+    assert_eq!(store.indexed().unwrap(), 1);
+    let day = beijing_day(t);
+    assert_eq!(store.report_counts("c1", day, day).unwrap().kinds.get("voice.call"), Some(&5));
+    assert_eq!(store.search(&query()).unwrap().records.len(), 5);
+}
+
 #[test]
 fn a_database_of_another_layout_is_refused() {
     let dir = tempfile::tempdir().unwrap();
