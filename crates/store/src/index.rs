@@ -39,6 +39,8 @@ pub(crate) const KEY_INDEXED: &[u8] = b"indexed";
 const QUEUE: usize = 2;
 /// Longest a search or report waits for the indexes to cover the committed head.
 pub(crate) const WAIT: Duration = Duration::from_secs(30);
+/// Index entries in one write batch.
+const CHUNK: usize = 2_000;
 /// Pauses between attempts at a batch that failed (a full disk, say), doubling to the last.
 const RETRY: [Duration; 4] = [
     Duration::from_millis(100),
@@ -169,9 +171,13 @@ fn run(db: &DB, progress: &Progress, jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// Writes one block's index entries and moves `indexed` to its height, in one batch. The
-/// batch is not synced: a crash that loses it loses `indexed` with it, and the next start
-/// writes it again; the next block's synced batch makes it durable meanwhile.
+/// Writes one block's index entries, then its report counters together with `indexed` moved to
+/// its height. The entries go in batches of [`CHUNK`]: a block's own batch waits for any write
+/// in progress, and should not wait for a whole block of index entries. Writing an entry again
+/// puts the same value under the same key, so a crash between two batches only leaves entries
+/// that the next start writes again; the counters, which add, are in the last batch with
+/// `indexed`. No batch is synced: a crash that loses one loses `indexed` with it, and the next
+/// block's synced batch makes them durable meanwhile.
 pub(crate) fn write(db: &DB, job: &Job) -> Result<()> {
     let cf = |name| db.cf_handle(name).expect("column families are created at open");
     let n = job.txs.len();
@@ -202,17 +208,22 @@ pub(crate) fn write(db: &DB, job: &Job) -> Result<()> {
     }
 
     // Keys that arrive in order insert into the memtable far faster than random ones.
-    let mut batch = WriteBatch::default();
+    let mut out = Chunked { db, batch: WriteBatch::default() };
     for (name, mut entries) in
         [(CF_CLIENT_TIME, client_time), (CF_PHONE, phone), (CF_FLAG, flagged)]
     {
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let cf = cf(name);
-        entries.into_iter().for_each(|(k, v)| batch.put_cf(cf, k, v));
+        for (k, v) in entries {
+            out.put(cf, &k, &v)?;
+        }
     }
     deposit.sort_unstable();
     let cf_deposit = cf(CF_DEPOSIT);
-    deposit.into_iter().for_each(|k| batch.put_cf(cf_deposit, k, []));
+    for k in deposit {
+        out.put(cf_deposit, &k, &[])?;
+    }
+    let mut batch = out.batch;
 
     // Only this writer changes the counters, one block after another.
     let mut reports: Vec<_> = reports.into_iter().collect();
@@ -226,6 +237,22 @@ pub(crate) fn write(db: &DB, job: &Job) -> Result<()> {
     batch.put_cf(cf(CF_META), KEY_INDEXED, job.height.to_be_bytes());
     db.write(batch)?;
     Ok(())
+}
+
+/// A write batch that is written out whenever it holds [`CHUNK`] entries.
+struct Chunked<'a> {
+    db: &'a DB,
+    batch: WriteBatch,
+}
+
+impl Chunked<'_> {
+    fn put(&mut self, cf: &rocksdb::ColumnFamily, key: &[u8], value: &[u8]) -> Result<()> {
+        self.batch.put_cf(cf, key, value);
+        if self.batch.len() >= CHUNK {
+            self.db.write(std::mem::take(&mut self.batch))?;
+        }
+        Ok(())
+    }
 }
 
 /// Writes the index entries of the committed blocks above `indexed`, up to `head`, from the
