@@ -32,6 +32,7 @@ mod bench;
 mod block_tree;
 pub mod compliance;
 mod index;
+mod inner;
 mod keys;
 pub mod log;
 pub mod portal;
@@ -212,6 +213,8 @@ pub struct ChainStore {
     audit: Arc<parking_lot::Mutex<Option<audit::AuditHead>>>,
     /// Writes the derived indexes of committed blocks.
     indexer: Arc<index::Indexer>,
+    /// Inner nodes of full log tiles and whole block chunks, shared by the proofs served.
+    inner: Arc<inner::InnerTrees>,
 }
 
 impl std::fmt::Debug for ChainStore {
@@ -225,6 +228,8 @@ const MEMTABLES_BYTES: usize = 256 << 20;
 /// The block cache every column family shares; it also holds the tables' index and filter
 /// blocks, so that a growing database does not grow the node's memory with it.
 const BLOCK_CACHE_BYTES: usize = 128 << 20;
+/// Groups of 256 hashes whose inner trees proofs keep (16 KiB each, so 16 MiB in all).
+const INNER_TREES: usize = 1_024;
 
 fn db_options() -> Options {
     let mut o = Options::default();
@@ -271,6 +276,7 @@ impl ChainStore {
             db,
             audit: Arc::default(),
             indexer: Arc::new(index::Indexer::fixed(0, 0)),
+            inner: Arc::new(inner::InnerTrees::new(INNER_TREES)),
         };
         store.check_format()?;
         store.ensure_log()?;
@@ -346,6 +352,7 @@ impl ChainStore {
             db: Arc::new(db),
             audit: Arc::default(),
             indexer: Arc::new(index::Indexer::fixed(0, 0)),
+            inner: Arc::new(inner::InnerTrees::new(INNER_TREES)),
         };
         match store.stored_format()? {
             Some(4 | FORMAT) => {}
@@ -511,7 +518,7 @@ impl ChainStore {
         if index >= size || size > self.log_size()? {
             return Err(StoreError::OutsideLog { index, size });
         }
-        let mut tiles = log::TileReader::new(|l, i| self.log_tile(l, i));
+        let mut tiles = log::TileReader::sharing(|l, i| self.log_tile(l, i), &self.inner);
         merkle::inclusion_proof_in(&mut tiles, size, index).map_err(log_error)
     }
 
@@ -520,7 +527,7 @@ impl ChainStore {
         if first > second || second > self.log_size()? {
             return Err(StoreError::OutsideLog { index: first, size: second });
         }
-        let mut tiles = log::TileReader::new(|l, i| self.log_tile(l, i));
+        let mut tiles = log::TileReader::sharing(|l, i| self.log_tile(l, i), &self.inner);
         merkle::consistency_proof_in(&mut tiles, first, second).map_err(log_error)
     }
 
@@ -532,7 +539,7 @@ impl ChainStore {
         if size > self.log_size()? {
             return Err(StoreError::OutsideLog { index: size - 1, size });
         }
-        let mut tiles = log::TileReader::new(|l, i| self.log_tile(l, i));
+        let mut tiles = log::TileReader::sharing(|l, i| self.log_tile(l, i), &self.inner);
         merkle::range_root_in(&mut tiles, size).map_err(log_error)
     }
 
@@ -607,7 +614,11 @@ impl ChainStore {
             // A block committed before the subtree roots were kept.
             None => block_tree::chunk_roots(&log::decode_any(&ids).unwrap_or_default()),
         };
-        let mut tree = block_tree::BlockTree { ids: &ids, chunks: &chunks };
+        let mut tree = block_tree::BlockTree {
+            ids: &ids,
+            chunks: &chunks,
+            shared: Some((&self.inner, height)),
+        };
         let Ok(path) = merkle::inclusion_proof_in(&mut tree, count, index);
         Ok(path)
     }

@@ -22,6 +22,8 @@ use cunzheng_types::{
     Hash,
 };
 
+use crate::inner::{self, Group, InnerTrees};
+
 /// Tree levels a tile spans.
 const TILE_HEIGHT: u32 = 8;
 /// Hashes in a full tile.
@@ -95,15 +97,24 @@ pub fn append<E>(
     Ok(out)
 }
 
-/// Perfect subtrees of the log, read from tiles through `read` and cached for one proof.
-pub struct TileReader<F> {
+/// Perfect subtrees of the log, read from tiles through `read` and cached for one proof. With
+/// `TileReader::sharing`, the inner nodes of full tiles come from a cache that outlives it.
+pub struct TileReader<'a, F> {
     read: F,
     cache: HashMap<(u8, u64), Vec<Hash>>,
+    shared: Option<&'a InnerTrees>,
 }
 
-impl<F> TileReader<F> {
+impl<F> TileReader<'static, F> {
     pub fn new(read: F) -> Self {
-        TileReader { read, cache: HashMap::new() }
+        TileReader { read, cache: HashMap::new(), shared: None }
+    }
+}
+
+impl<'a, F> TileReader<'a, F> {
+    /// A reader that takes the subtrees of full tiles from `shared`, and adds those it hashes.
+    pub(crate) fn sharing(read: F, shared: &'a InnerTrees) -> Self {
+        TileReader { read, cache: HashMap::new(), shared: Some(shared) }
     }
 }
 
@@ -118,7 +129,7 @@ pub enum TileError<E> {
     Read(E),
 }
 
-impl<E, F: FnMut(u8, u64) -> Result<Vec<Hash>, E>> Subtrees for TileReader<F> {
+impl<E, F: FnMut(u8, u64) -> Result<Vec<Hash>, E>> Subtrees for TileReader<'_, F> {
     type Error = TileError<E>;
 
     fn subtree(&mut self, tree_level: u32, tree_index: u64) -> Result<Hash, Self::Error> {
@@ -126,6 +137,10 @@ impl<E, F: FnMut(u8, u64) -> Result<Vec<Hash>, E>> Subtrees for TileReader<F> {
         let height = tree_level % TILE_HEIGHT;
         let first = tree_index << height;
         let (index, offset) = (first / TILE_WIDTH, (first % TILE_WIDTH) as usize);
+        let group = Group::Tile { level, index };
+        if let Some(inner) = self.shared.and_then(|s| s.get(group)) {
+            return Ok(inner.subtree(height, offset >> height));
+        }
         let tile = match self.cache.entry((level, index)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -138,7 +153,13 @@ impl<E, F: FnMut(u8, u64) -> Result<Vec<Hash>, E>> Subtrees for TileReader<F> {
             tree_level,
             tree_index,
         })?;
-        Ok(merkle::root(entries))
+        // A full tile never changes: appends start the next one.
+        match self.shared {
+            Some(shared) if tile.len() == inner::WIDTH => {
+                Ok(shared.insert(group, tile).subtree(height, offset >> height))
+            }
+            _ => Ok(merkle::root(entries)),
+        }
     }
 }
 
@@ -195,6 +216,40 @@ mod tests {
         }
         let top = reader.subtree(16, 0).map_err(|_| ()).unwrap();
         assert_eq!(top, root(&all[..65_536]));
+    }
+
+    #[test]
+    fn proofs_through_shared_inner_trees_stay_right_as_the_log_grows() {
+        let batches = [1, 255, 3, 300, 65_536 - 559, 700];
+        let all = leaves(batches.iter().sum());
+        // Small enough that its generations turn over during the test.
+        let shared = InnerTrees::new(16);
+        let mut store: Tiles = HashMap::new();
+        let mut size = 0;
+        for n in batches {
+            let read = |l, i| Ok::<_, Infallible>(store.get(&(l, i)).cloned().unwrap_or_default());
+            for (l, i, t) in append(size as u64, &all[size..size + n], read).unwrap() {
+                store.insert((l, i), t);
+            }
+            size += n;
+            let read = |l, i| Ok::<_, Infallible>(store.get(&(l, i)).cloned().unwrap_or_default());
+            let mut reader = TileReader::sharing(read, &shared);
+            // Twice each: the second time full tiles come from the shared trees.
+            for _ in 0..2 {
+                for s in [1, size / 2 + 1, size] {
+                    let prefix = &all[..s];
+                    for index in [0, s / 2, s - 1] {
+                        let (s, i) = (s as u64, index as u64);
+                        let path = merkle::inclusion_proof_in(&mut reader, s, i).map_err(|_| ());
+                        assert_eq!(path.unwrap(), inclusion_proof(prefix, index), "{s}/{index}");
+                    }
+                    let first = (s / 3).max(1);
+                    let proof = merkle::consistency_proof_in(&mut reader, first as u64, s as u64);
+                    assert_eq!(proof.map_err(|_| ()).unwrap(), consistency_proof(prefix, first));
+                }
+            }
+        }
+        assert!(shared.len() <= 16);
     }
 
     #[test]
