@@ -1,6 +1,8 @@
-//! The inner nodes of whole groups of 256 hashes: full log tiles and whole 256-leaf chunks of
-//! a block's tree. Neither changes once whole, so a proof takes the root of a perfect subtree
-//! inside one from here instead of hashing up to 255 nodes for each group on its path.
+//! The inner nodes of groups of up to 256 hashes: full log tiles and the 256-leaf chunks of a
+//! committed block's tree (its last chunk may be shorter). None of them changes any more, so a
+//! proof takes the root of a perfect subtree inside one from here instead of hashing up to 255
+//! nodes for each group on its path. A log tile that is not full is never kept: the next
+//! block adds to it.
 //!
 //! The cache is bounded by two generations of at most half its capacity each. A hit in the
 //! older generation moves the entry to the newer one; when the newer one is full, it becomes
@@ -14,10 +16,8 @@ use parking_lot::Mutex;
 
 /// Hashes in a whole group: a full tile, or a whole chunk of a block's leaves.
 pub const WIDTH: usize = 256;
-/// Tree levels above a group's hashes, up to its root.
-const LEVELS: u32 = 8;
 
-/// Which group of 256 hashes.
+/// Which group of hashes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Group {
     /// Log tile `index` of tile level `level`.
@@ -26,32 +26,43 @@ pub enum Group {
     Chunk { height: u64, index: u64 },
 }
 
-/// Every level of the perfect tree over one group: the 256 hashes, their 128 parents, and so
-/// on up to the root, 511 hashes in all.
-pub struct Inner(Box<[Hash]>);
+/// Every level of the perfect subtrees over one group of `n` hashes: the hashes, their
+/// `n / 2` pairs' parents, and so on while a level has two nodes to pair; 511 hashes for a
+/// whole group.
+pub struct Inner {
+    nodes: Box<[Hash]>,
+    len: usize,
+}
 
 impl Inner {
-    /// The tree over `entries`, which must be a whole group.
+    /// The subtrees over `entries`, 1 to 256 of them.
     pub fn new(entries: &[Hash]) -> Inner {
-        assert_eq!(entries.len(), WIDTH, "a group holds {WIDTH} hashes");
-        let mut nodes = Vec::with_capacity(2 * WIDTH - 1);
+        let len = entries.len();
+        assert!((1..=WIDTH).contains(&len), "a group holds 1 to {WIDTH} hashes");
+        let mut nodes = Vec::with_capacity(2 * len);
         nodes.extend_from_slice(entries);
-        let mut start = 0;
-        for height in 1..=LEVELS {
-            let below = WIDTH >> (height - 1);
+        let (mut start, mut below) = (0, len);
+        while below >= 2 {
             for k in 0..below / 2 {
                 let node = merkle::node_hash(&nodes[start + 2 * k], &nodes[start + 2 * k + 1]);
                 nodes.push(node);
             }
             start += below;
+            below /= 2;
         }
-        Inner(nodes.into_boxed_slice())
+        Inner { nodes: nodes.into_boxed_slice(), len }
     }
 
-    /// The root of the `index`-th run of `2^height` hashes of the group (`height` at most 8).
+    /// The root of the `index`-th run of `2^height` hashes of the group, which must lie within
+    /// its entries.
     pub fn subtree(&self, height: u32, index: usize) -> Hash {
-        let level_start = 2 * WIDTH - ((2 * WIDTH) >> height);
-        self.0[level_start + index]
+        let (mut start, mut width) = (0, self.len);
+        for _ in 0..height {
+            start += width;
+            width /= 2;
+        }
+        assert!(index < width, "subtree {height}/{index} lies outside a group of {}", self.len);
+        self.nodes[start + index]
     }
 }
 
@@ -121,13 +132,15 @@ mod tests {
 
     #[test]
     fn every_subtree_of_a_group_is_the_root_of_its_entries() {
-        let e = entries(1);
-        let inner = Inner::new(&e);
-        for height in 0..=LEVELS {
-            let size = 1usize << height;
-            for index in 0..WIDTH / size {
-                let expected = root(&e[index * size..(index + 1) * size]);
-                assert_eq!(inner.subtree(height, index), expected, "{height}/{index}");
+        for len in [1, 2, 3, 16, 200, 255, WIDTH] {
+            let e = &entries(1)[..len];
+            let inner = Inner::new(e);
+            for height in 0..=8 {
+                let size = 1usize << height;
+                for index in 0..len / size {
+                    let expected = root(&e[index * size..(index + 1) * size]);
+                    assert_eq!(inner.subtree(height, index), expected, "{len}: {height}/{index}");
+                }
             }
         }
     }
@@ -146,12 +159,19 @@ mod tests {
         }
         assert!(cache.get(tile(0)).is_none());
         let last = cache.get(tile(99)).expect("the newest group is cached");
-        assert_eq!(last.subtree(LEVELS, 0), root(&entries(99)));
+        assert_eq!(last.subtree(8, 0), root(&entries(99)));
     }
 
     #[test]
-    #[should_panic(expected = "a group holds 256 hashes")]
-    fn a_partial_group_is_refused() {
-        Inner::new(&entries(0)[..255]);
+    #[should_panic(expected = "a group holds 1 to 256 hashes")]
+    fn an_empty_group_is_refused() {
+        Inner::new(&[]);
+    }
+
+    #[test]
+    #[should_panic(expected = "lies outside a group of 200")]
+    fn a_subtree_past_a_short_groups_entries_is_refused() {
+        // 200 entries hold three runs of 64 (0-191), not a fourth.
+        Inner::new(&entries(0)[..200]).subtree(6, 3);
     }
 }

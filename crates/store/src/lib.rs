@@ -598,29 +598,50 @@ impl ChainStore {
 
     /// Audit path of transaction `index` of the block at `height` to its `tx_root`, from the
     /// stored roots of its 256-leaf subtrees and the leaves of at most two of them: about 300
-    /// hashes for a block of 10,000 instead of all of them.
+    /// hashes for a block of 10,000 instead of all of them, and none once those two chunks are
+    /// in the shared inner trees, when the block's ids are not even read.
     pub fn block_inclusion(&self, height: u64, index: u64) -> Result<Vec<Hash>> {
         let key = height.to_be_bytes();
-        let ids = self
-            .db
-            .get_pinned_cf(self.cf(CF_BLOCK_TXS), key)?
-            .ok_or_else(|| corrupt("block", "transaction ids missing"))?;
-        let count = (ids.len() / 32) as u64;
-        if !ids.len().is_multiple_of(32) || index >= count {
+        let header = self.header(height)?.ok_or_else(|| corrupt("block", "header missing"))?;
+        let count = header.tx_count;
+        if index >= count {
             return Err(StoreError::OutsideLog { index, size: count });
         }
-        let chunks = match self.db.get_pinned_cf(self.cf(CF_BLOCK_TREE), key)? {
-            Some(b) => log::decode_any(&b).ok_or_else(|| corrupt("block tree", "ragged length"))?,
+        let read_ids = || -> Result<_> {
+            let ids = self
+                .db
+                .get_pinned_cf(self.cf(CF_BLOCK_TXS), key)?
+                .ok_or_else(|| corrupt("block", "transaction ids missing"))?;
+            if ids.len() as u64 != 32 * count {
+                return Err(corrupt("block", "transaction ids do not match the header's count"));
+            }
+            Ok(ids)
+        };
+        let (chunks, mut ids) = match self.db.get_pinned_cf(self.cf(CF_BLOCK_TREE), key)? {
+            Some(b) => {
+                (log::decode_any(&b).ok_or_else(|| corrupt("block tree", "ragged length"))?, None)
+            }
             // A block committed before the subtree roots were kept.
-            None => block_tree::chunk_roots(&log::decode_any(&ids).unwrap_or_default()),
+            None => {
+                let ids = read_ids()?;
+                (block_tree::chunk_roots(&log::decode_any(&ids).unwrap_or_default()), Some(ids))
+            }
         };
-        let mut tree = block_tree::BlockTree {
-            ids: &ids,
-            chunks: &chunks,
-            shared: Some((&self.inner, height)),
-        };
-        let Ok(path) = merkle::inclusion_proof_in(&mut tree, count, index);
-        Ok(path)
+        loop {
+            let mut tree = block_tree::BlockTree {
+                count,
+                ids: ids.as_deref(),
+                chunks: &chunks,
+                shared: Some((&self.inner, height)),
+            };
+            match merkle::inclusion_proof_in(&mut tree, count, index) {
+                Ok(path) => return Ok(path),
+                Err(block_tree::NeedsLeaves) if ids.is_none() => ids = Some(read_ids()?),
+                Err(block_tree::NeedsLeaves) => {
+                    return Err(corrupt("block", "a path lacks leaves it was given"));
+                }
+            }
+        }
     }
 
     pub fn certificate(&self, height: u64) -> Result<Option<Certificate>> {
