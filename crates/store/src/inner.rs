@@ -105,7 +105,7 @@ impl InnerTrees {
         Some(inner)
     }
 
-    /// Builds the tree of `group` from its whole 256 `entries`, caches it, and returns it.
+    /// Builds the tree of `group` from its `entries` (1 to 256), caches it, and returns it.
     pub fn insert(&self, group: Group, entries: &[Hash]) -> Arc<Inner> {
         let inner = Arc::new(Inner::new(entries));
         self.generations.lock().insert(self.half, group, inner.clone());

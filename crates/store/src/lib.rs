@@ -617,7 +617,7 @@ impl ChainStore {
             }
             Ok(ids)
         };
-        let (chunks, mut ids) = match self.db.get_pinned_cf(self.cf(CF_BLOCK_TREE), key)? {
+        let (chunks, ids) = match self.db.get_pinned_cf(self.cf(CF_BLOCK_TREE), key)? {
             Some(b) => {
                 (log::decode_any(&b).ok_or_else(|| corrupt("block tree", "ragged length"))?, None)
             }
@@ -627,21 +627,20 @@ impl ChainStore {
                 (block_tree::chunk_roots(&log::decode_any(&ids).unwrap_or_default()), Some(ids))
             }
         };
-        loop {
-            let mut tree = block_tree::BlockTree {
-                count,
-                ids: ids.as_deref(),
-                chunks: &chunks,
-                shared: Some((&self.inner, height)),
-            };
-            match merkle::inclusion_proof_in(&mut tree, count, index) {
-                Ok(path) => return Ok(path),
-                Err(block_tree::NeedsLeaves) if ids.is_none() => ids = Some(read_ids()?),
-                Err(block_tree::NeedsLeaves) => {
-                    return Err(corrupt("block", "a path lacks leaves it was given"));
-                }
-            }
+        let path = |ids: Option<&[u8]>| {
+            let shared = Some((&*self.inner, height));
+            let mut tree = block_tree::BlockTree { count, ids, chunks: &chunks, shared };
+            merkle::inclusion_proof_in(&mut tree, count, index)
+        };
+        // The ids are read only for a chunk that the shared inner trees lack.
+        if let Ok(found) = path(ids.as_deref()) {
+            return Ok(found);
         }
+        let ids = match ids {
+            Some(ids) => ids,
+            None => read_ids()?,
+        };
+        path(Some(&ids)).map_err(|_| corrupt("block", "a path lacks leaves it was given"))
     }
 
     pub fn certificate(&self, height: u64) -> Result<Option<Certificate>> {
